@@ -1,0 +1,1 @@
+"""Attention and learned tensors (class token, positional embedding)."""

@@ -1,0 +1,104 @@
+"""Ops with weight matrices: convolution and dense layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alphanas.ops import arith
+from alphanas.ops.registry import register
+from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, param
+
+
+def window_out(
+    check: Check, size: Num, k: Num, s: Num, p: Num, d: Num, what: str, ceil: bool = False
+) -> Num:
+    """Output length of a convolution or pooling window along one axis
+    (torch's rule, including ``ceil_mode``)."""
+    span = d * (k - 1) + 1
+    check.require(size + 2 * p >= span, f"{what}: window {span} is larger than the padded input {size}+2*{p}")
+    if not ceil:
+        return arith.floordiv(size + 2 * p - span, s) + 1
+    out = arith.ceildiv(size + 2 * p - span, s) + 1
+    # torch drops a last window that would start inside the right padding
+    return arith.where((out - 1) * s >= size + p, out - 1, out)
+
+
+@register
+class Conv2d(Op):
+    name = "conv2d"
+    params = (
+        param("out", "int", positional=True, size=True, doc="output channels"),
+        param("k", "int", 1, size=True, doc="kernel size"),
+        param("s", "int", 1, size=True, doc="stride"),
+        param("p", "int", 0, size=True, doc="zero padding on each side"),
+        param("d", "int", 1, size=True, doc="dilation"),
+        param("groups", "int", 1, size=True, doc="channel groups (groups = channels: depthwise)"),
+        param("bias", "bool", True),
+    )
+    doc = "2-D convolution of a [C, H, W] input."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        (x,) = ins
+        check.require(len(x) == 3, f"conv2d expects a [C, H, W] input, got a rank-{len(x)} shape")
+        c, h, w = x
+        for name in ("out", "k", "s", "d", "groups"):
+            check.require(a[name] >= 1, f"conv2d: {name}={a[name]} must be at least 1")
+        check.require(a.p >= 0, f"conv2d: p={a.p} must not be negative")
+        check.require(c % a.groups == 0, f"conv2d: input channels {c} are not divisible by groups={a.groups}")
+        check.require(a.out % a.groups == 0, f"conv2d: output channels {a.out} are not divisible by groups={a.groups}")
+        ho = window_out(check, h, a.k, a.s, a.p, a.d, "conv2d height")
+        wo = window_out(check, w, a.k, a.s, a.p, a.d, "conv2d width")
+        return (a.out, ho, wo)
+
+    def cost(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> Cost:
+        c = ins[0][0]
+        fan_in = arith.floordiv(c, a.groups) * a.k * a.k
+        outputs = arith.prod(out)
+        bias = a.out if a.bias else 0
+        return Cost(
+            params=a.out * fan_in + bias,
+            matmul_flops=2 * outputs * fan_in,
+            other_flops=outputs if a.bias else 0,
+            activations=outputs,
+        )
+
+    def torch_module(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> str:
+        return (
+            f"nn.Conv2d({ins[0][0]}, {a.out}, {a.k}, stride={a.s}, padding={a.p}, "
+            f"dilation={a.d}, groups={a.groups}, bias={a.bias})"
+        )
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        return f"{m}({xs[0]})"
+
+
+@register
+class Dense(Op):
+    name = "dense"
+    params = (
+        param("out", "int", positional=True, size=True, doc="output features"),
+        param("bias", "bool", True),
+    )
+    doc = "Affine map of the last axis (torch's nn.Linear)."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        (x,) = ins
+        check.require(len(x) >= 1, "dense expects an input with at least one axis")
+        check.require(a.out >= 1, f"dense: out={a.out} must be at least 1")
+        return (*x[:-1], a.out)
+
+    def cost(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> Cost:
+        fan_in = ins[0][-1]
+        outputs = arith.prod(out)
+        return Cost(
+            params=fan_in * a.out + (a.out if a.bias else 0),
+            matmul_flops=2 * outputs * fan_in,
+            other_flops=outputs if a.bias else 0,
+            activations=outputs,
+        )
+
+    def torch_module(self, ins, a, out) -> str:
+        return f"nn.Linear({ins[0][-1]}, {a.out}, bias={a.bias})"
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        return f"{m}({xs[0]})"

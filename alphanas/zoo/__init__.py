@@ -1,0 +1,1 @@
+"""Seed architectures written in the alphanas language."""
