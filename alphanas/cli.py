@@ -127,7 +127,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_ops(args: argparse.Namespace) -> int:
     from alphanas import ops
 
-    for name, op in sorted(ops.all_ops().items()):
+    for _, op in sorted(ops.all_ops().items()):
         print(f"{op.signature():60s} {op.doc}")
     return 0
 

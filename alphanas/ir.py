@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Arith:
 
 #: An argument value: a literal (int, float, bool, str, tuple of ints) or an
 #: integer expression over block parameters.
-Expr = Union[int, float, bool, str, tuple, Sym, Arith]
+Expr = int | float | bool | str | tuple | Sym | Arith
 
 
 def evaluate(expr: Expr, bindings: Mapping[str, Any]) -> Any:
