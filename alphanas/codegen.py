@@ -44,7 +44,7 @@ def _local(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) or name in _RESERVED else name
 
 
-def _attribute(name: str) -> str:
+def attribute_name(name: str) -> str:
     """A module attribute name that does not shadow nn.Module's own."""
     return name + "_" if hasattr(nn.Module, name) or keyword.iskeyword(name) else name
 
@@ -83,7 +83,7 @@ class _Writer:
             a = inst.attrs[n.id]
             m = None
             if n.id in inst.calls:
-                m = f"self.{_attribute(n.id)}"
+                m = f"self.{attribute_name(n.id)}"
                 init.append(f"        {m} = {self.names[id(inst.calls[n.id])]}()")
                 call = f"{m}({', '.join(_local(i) for i in n.inputs)})"
             else:
@@ -91,7 +91,7 @@ class _Writer:
                 assert op is not None
                 ctor = op.torch_module(ins, a, out)
                 if ctor is not None:
-                    m = f"self.{_attribute(n.id)}"
+                    m = f"self.{attribute_name(n.id)}"
                     init.append(f"        {m} = {ctor}")
                 call = op.torch_call([_local(i) for i in n.inputs], m, ins, a, out)
             body.append(f"        {_local(n.id)} = {call}  # {list(out)}")
