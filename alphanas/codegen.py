@@ -108,10 +108,12 @@ class _Writer:
 
 
 def _helpers_used(source: str) -> list[str]:
-    """Source of the helper modules (:mod:`alphanas.ops.modules`) the code calls."""
+    """Source of the helpers (:mod:`alphanas.ops.modules`) the code calls."""
     found = []
     for name, obj in vars(helper_modules).items():
-        if inspect.isclass(obj) and obj.__module__ == helper_modules.__name__ and re.search(rf"\b{name}\(", source):
+        # classes and plain functions (cat_batch) alike: both are copied by source
+        helper = inspect.isclass(obj) or inspect.isfunction(obj)
+        if helper and obj.__module__ == helper_modules.__name__ and re.search(rf"\b{name}\(", source):
             found.append(inspect.getsource(obj))
     return found
 
