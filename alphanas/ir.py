@@ -135,7 +135,12 @@ class IntParam:
 
 @dataclass(frozen=True)
 class Graph:
-    """The body of a block or of the model."""
+    """The body of a block or of the model.
+
+    Invariants: ``nodes`` are in a topological (statement) order; node ids are
+    unique and differ from every input id and from every node's ``name``
+    (the printer relies on this to resolve rebound names).
+    """
 
     kind: Literal["block", "model"]
     name: str

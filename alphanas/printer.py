@@ -72,26 +72,35 @@ def _statement_names(g: Graph) -> dict[str, str]:
 
     Values keep the user's name unless a later statement rebinds that name
     before every reader has read it (possible after a mutation spliced nodes
-    in); such values, and unnamed values that need a statement, use their
-    unique id.
+    in); the shadowing or shadowed node is then printed under its id, which
+    is unique in the graph (an IR invariant), so each round fixes one clash.
     """
     names = {i.id: i.id for i in g.inputs}
     for n in g.nodes:
         names[n.id] = n.name if n.name is not None else n.id
+    inputs = set(g.input_ids)
     while True:
-        current: dict[str, str] = {i.id: i.id for i in g.inputs}  # printed name -> value id
-        clash = None
-        for n in g.nodes:
-            for i in n.inputs:
-                if current.get(names[i]) != i:
-                    clash = i
-                    break
-            if clash:
-                break
-            current[names[n.id]] = n.id
-        if clash is None and current.get(names[g.output]) in (g.output, None):
+        clash = _first_clash(g, names)
+        if clash is None:
             return names
-        names[clash or g.output] = clash or g.output
+        value, shadow = clash
+        # an input cannot be renamed: rename the node that hides it
+        renamed = shadow if value in inputs else value
+        names[renamed] = renamed
+
+
+def _first_clash(g: Graph, names: dict[str, str]) -> tuple[str, str] | None:
+    """The first value whose printed name is bound to another value where it
+    is read, with that other value."""
+    current = {i.id: i.id for i in g.inputs}  # printed name -> value id
+    for n in g.nodes:
+        for i in n.inputs:
+            if current.get(names[i]) != i:
+                return i, current[names[i]]
+        current[names[n.id]] = n.id
+    if current.get(names[g.output], g.output) != g.output:
+        return g.output, current[names[g.output]]
+    return None
 
 
 def _arguments(n: Node, block_params: dict[str, Any]) -> list[str]:
