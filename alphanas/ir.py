@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from alphanas.ops.spec import REQUIRED, Param
+
 
 @dataclass(frozen=True)
 class Loc:
@@ -155,6 +157,14 @@ class Graph:
             if n.id == node_id:
                 return n
         raise KeyError(node_id)
+
+    def call_params(self) -> tuple[Param, ...]:
+        """The int parameters of a block as a call sees them: those without a
+        default are passed positionally, those with one by keyword."""
+        return tuple(
+            Param(p.name, "int", REQUIRED if p.default is None else p.default, positional=p.default is None)
+            for p in self.params
+        )
 
     @property
     def input_ids(self) -> tuple[str, ...]:

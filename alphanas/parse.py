@@ -27,7 +27,7 @@ import grammars
 from alphanas import ops
 from alphanas.errors import ParseError, ProgramError
 from alphanas.ir import Arith, Expr, Graph, Input, IntParam, Loc, Node, Program, Sym
-from alphanas.ops.spec import REQUIRED, Param
+from alphanas.ops.spec import Param
 
 # -- the syntax tree ---------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class _BlockSig:
 
     name: str
     inputs: tuple[str, ...]
-    params: tuple[IntParam, ...]
+    params: tuple[Param, ...]
 
 
 class _Lowering:
@@ -318,7 +318,8 @@ class _Lowering:
     # -- signatures -----------------------------------------------------------
     def signature(self, d: Definition) -> _BlockSig:
         inputs, params = self.parameters(d)
-        return _BlockSig(d.name, tuple(i.id for i in inputs), params)
+        shell = Graph("block", d.name, inputs, params, (), "")
+        return _BlockSig(d.name, tuple(i.id for i in inputs), shell.call_params())
 
     def parameters(self, d: Definition) -> tuple[tuple[Input, ...], tuple[IntParam, ...]]:
         inputs: list[Input] = []
@@ -478,7 +479,7 @@ class _Body:
         elif call.op in self.low.sigs:
             sig = self.low.sigs[call.op]
             arity = len(sig.inputs)
-            params = tuple(Param(p.name, "int", REQUIRED if p.default is None else p.default, True) for p in sig.params)
+            params = sig.params
         else:
             close = ops.suggest(call.op, list(self.low.sigs))
             raise self.low.error(

@@ -16,7 +16,7 @@ from typing import Any
 
 from alphanas import ops
 from alphanas.ir import Arith, Expr, Graph, Node, Program, Sym
-from alphanas.ops.spec import REQUIRED, Param
+from alphanas.ops.spec import Param
 
 
 def print_program(program: Program) -> str:
@@ -33,7 +33,7 @@ def print_graph(g: Graph, program: Program | None = None) -> str:
         if n.name is None and len(readers.get(n.id, [])) == 1 and n.id != g.output
     }
     nodes = {n.id: n for n in g.nodes}
-    block_params = {b.name: b.params for b in program.blocks} if program else {}
+    blocks = {b.name: b for b in program.blocks} if program else {}
 
     def value(vid: str) -> str:
         if vid in nested:
@@ -41,7 +41,7 @@ def print_graph(g: Graph, program: Program | None = None) -> str:
         return names[vid]
 
     def call(n: Node) -> str:
-        args = [value(i) for i in n.inputs] + _arguments(n, block_params)
+        args = [value(i) for i in n.inputs] + _arguments(n, blocks)
         return f"{n.op}({', '.join(args)})"
 
     lines = [_header(g)]
@@ -103,15 +103,9 @@ def _first_clash(g: Graph, names: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _arguments(n: Node, block_params: dict[str, Any]) -> list[str]:
+def _arguments(n: Node, blocks: dict[str, Graph]) -> list[str]:
     op = ops.lookup(n.op)
-    if op is not None:
-        params: tuple[Param, ...] = op.params
-    else:
-        params = tuple(
-            Param(p.name, "int", REQUIRED if p.default is None else p.default, True)
-            for p in block_params.get(n.op, ())
-        )
+    params: tuple[Param, ...] = op.params if op is not None else blocks[n.op].call_params()
     values = dict(n.attrs)
     out = []
     positional = True

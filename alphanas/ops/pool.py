@@ -62,7 +62,7 @@ class Avgpool(WindowPool):
 
 
 class AdaptivePool(Op):
-    params = (param("size", "int", 1, positional=True, size=True, doc="output height and width"),)
+    params = (param("size", "int", positional=True, size=True, doc="output height and width (1: global pooling)"),)
     function: str = ""
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
