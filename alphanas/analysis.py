@@ -108,7 +108,9 @@ class _Analyzer:
                 except OpError as err:
                     raise self.error(
                         f"in `{_describe(n)}`: {err}", n, graph,
-                        hint=f"input shape{'s' if len(ins) > 1 else ''}: {', '.join(_show(s) for s in ins)}",
+                        # an op without tensor inputs (`param`) has no shapes to show
+                        hint=f"input shape{'s' if len(ins) > 1 else ''}: {', '.join(_show(s) for s in ins)}"
+                        if ins else None,
                     ) from None
                 shapes[n.id] = out
                 costs[n.id] = op.cost(ins, attrs[n.id], out)

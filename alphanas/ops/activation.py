@@ -51,6 +51,13 @@ class Gelu(Elementwise):
     flops_per_element = 8
     doc = "Gaussian error linear unit"
 
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        check.require(
+            a.approximate in ("none", "tanh"),
+            f'gelu: approximate must be "none" or "tanh", not "{a.approximate}"',
+        )
+        return tuple(ins[0])
+
 
 @register
 class Silu(Elementwise):

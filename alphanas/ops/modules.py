@@ -65,10 +65,8 @@ class StochasticDepth(nn.Module):
         if not self.training or self.p == 0.0:
             return x
         survival = 1.0 - self.p
-        if self.mode == "row":
-            size = [x.shape[0]] + [1] * (x.ndim - 1)
-        else:
-            size = [1] * x.ndim
+        # one draw per sample ("row") or one for the whole batch
+        size = [x.shape[0] if self.mode == "row" else 1] + [1] * (x.ndim - 1)
         noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
         if survival > 0.0:
             noise.div_(survival)

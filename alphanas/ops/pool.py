@@ -28,7 +28,9 @@ class WindowPool(Op):
         (x,) = ins
         check.require(len(x) == 3, f"{self.name} expects a [C, H, W] input, got a rank-{len(x)} shape")
         s = self.stride(a)
-        check.require(a.k >= 1 and s >= 1, f"{self.name}: k and s must be at least 1")
+        # two checks, not `and`: sizes may be Z3 expressions, which have no truth value
+        check.require(a.k >= 1, f"{self.name}: k={a.k} must be at least 1")
+        check.require(s >= 1, f"{self.name}: s={s} must be at least 1")
         check.require(2 * a.p <= a.k, f"{self.name}: padding {a.p} must be at most half the window {a.k}")
         c, h, w = x
         ho = window_out(check, h, a.k, s, a.p, 1, f"{self.name} height", a.ceil)

@@ -188,7 +188,9 @@ class Op:
 
     # -- helpers for subclasses ---------------------------------------------------
     def signature(self) -> str:
-        parts = [f"x{i}" for i in range(self.arity or 2)] + ([] if self.arity else ["..."])
+        # arity None means "two or more"; arity 0 (`param`) has no tensor input
+        variadic = self.arity is None
+        parts = [f"x{i}" for i in range(2 if variadic else self.arity)] + (["..."] if variadic else [])
         for p in self.params:
             parts.append(p.name if p.required else f"{p.name}={p.default!r}")
         return f"{self.name}({', '.join(parts)})"

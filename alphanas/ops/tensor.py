@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from alphanas.ops import arith
 from alphanas.ops.registry import register
-from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, norm_dim, param, torch_dim
+from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, norm_dim, param, torch_dim
 
 
 def broadcast(check: Check, op: str, shapes: Sequence[Shape]) -> Shape:
@@ -42,7 +42,14 @@ class Elementwise2(Op):
         return Cost(other_flops=(len(ins) - 1) * n, activations=n)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
-        return f" {self.symbol} ".join(xs)
+        # Per-sample shapes align at the last axis, but torch's batched tensors
+        # would align a shorter input's batch axis with a per-sample axis: give
+        # shorter inputs their missing axes after the batch axis first.
+        terms = []
+        for x, s in zip(xs, ins):
+            missing = len(out) - len(s)
+            terms.append(f"{x}[:, {', '.join(['None'] * missing)}]" if missing else x)
+        return f" {self.symbol} ".join(terms)
 
 
 @register
@@ -81,7 +88,9 @@ class Concat(Op):
         return tuple(arith_sum([s[dim] for s in ins]) if i == dim else n for i, n in enumerate(ins[0]))
 
     def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"torch.cat([{', '.join(xs)}], dim={torch_dim(norm_dim(a.dim, len(out)))})"
+        # cat_batch, not torch.cat: an input may be a learned tensor (`param`)
+        # with batch size 1, such as ViT's class token
+        return f"cat_batch([{', '.join(xs)}], dim={torch_dim(norm_dim(a.dim, len(out)))})"
 
 
 def arith_sum(xs):
@@ -169,3 +178,140 @@ class Reshape(Op):
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, a.shape))})"
+
+
+def _axis(check: Check, op: str, d: int, rank: int, what: str = "axis") -> int:
+    """A per-sample axis checked against the rank, negatives counted from the end."""
+    check.require(-rank <= d < rank, f"{op}: {what} {d} is out of range for a rank-{rank} input")
+    return norm_dim(d, rank)
+
+
+@register
+class Permute(Op):
+    name = "permute"
+    params = (param("dims", "ints", positional=True, doc="a permutation of the per-sample axes"),)
+    doc = "Reorder the per-sample axes: output axis i is input axis dims[i]."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        (x,) = ins
+        rank = len(x)
+        check.require(
+            len(a.dims) == rank,
+            f"permute: dims {list(a.dims)} must name each of the {rank} axes of a {list(x)} input once",
+        )
+        dims = [_axis(check, "permute", d, rank) for d in a.dims]
+        check.require(
+            sorted(dims) == list(range(rank)),
+            f"permute: dims {list(a.dims)} is not a permutation of the axes of a {list(x)} input",
+        )
+        return tuple(x[d] for d in dims)
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        dims = [torch_dim(norm_dim(d, len(ins[0]))) for d in a.dims]
+        return f"{xs[0]}.permute(0, {', '.join(map(str, dims))})"
+
+
+@register
+class Transpose(Op):
+    name = "transpose"
+    params = (
+        param("a", "int", positional=True, doc="one per-sample axis"),
+        param("b", "int", positional=True, doc="the other per-sample axis"),
+    )
+    doc = "Swap two per-sample axes."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        (x,) = ins
+        i, j = _axis(check, "transpose", a.a, len(x)), _axis(check, "transpose", a.b, len(x))
+        out = list(x)
+        out[i], out[j] = x[j], x[i]
+        return tuple(out)
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        rank = len(ins[0])
+        return f"{xs[0]}.transpose({torch_dim(norm_dim(a.a, rank))}, {torch_dim(norm_dim(a.b, rank))})"
+
+
+def _minimum(a: Num, b: Num) -> Num:
+    return arith.where(a <= b, a, b)
+
+
+def _slice_bound(i: int, n: Num) -> Num:
+    """Python's reading of a slice bound on an axis of length n: a negative
+    bound counts from the end, then the bound is clipped to [0, n]. The bound
+    is a concrete int; the length may be symbolic."""
+    if i < 0:
+        return arith.maximum(i + n, 0)
+    return _minimum(i, n)
+
+
+@register
+class Slice(Op):
+    name = "slice"
+    params = (
+        param("dim", "int", positional=True, doc="the per-sample axis to slice"),
+        param("start", "int", positional=True, doc="first index (negative: from the end)"),
+        param("end", "int", positional=True, doc="index after the last (clipped to the length)"),
+        param("step", "int", 1, doc="take every step-th element"),
+    )
+    doc = "x[start:end:step] along one axis, as Python slices it (torch.chunk and split)."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        (x,) = ins
+        dim = _axis(check, "slice", a.dim, len(x), "dim")
+        check.require(a.step >= 1, f"slice: step={a.step} must be at least 1")
+        n = x[dim]
+        start, end = _slice_bound(a.start, n), _slice_bound(a.end, n)
+        length = arith.ceildiv(arith.maximum(end - start, 0), a.step)
+        check.require(
+            length >= 1,
+            f"slice: {a.start}:{a.end}:{a.step} selects nothing from axis {a.dim} of length {n}",
+        )
+        return tuple(length if i == dim else s for i, s in enumerate(x))
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        leading = ":, " * torch_dim(norm_dim(a.dim, len(ins[0])))
+        step = f":{a.step}" if a.step != 1 else ""
+        return f"{xs[0]}[{leading}{a.start}:{a.end}{step}]"
+
+
+@register
+class Scale(Op):
+    name = "scale"
+    params = (param("factor", "float", positional=True, doc="the constant multiplier"),)
+    doc = "Multiply by a constant (not learned), such as attention's 1/sqrt(d)."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        return tuple(ins[0])
+
+    def cost(self, ins, a, out) -> Cost:
+        n = arith.prod(out)
+        return Cost(other_flops=n, activations=n)
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        return f"({xs[0]} * {a.factor!r})"
+
+
+@register
+class StochasticDepth(Op):
+    name = "stochastic_depth"
+    params = (
+        param("p", "float", positional=True, doc="probability of dropping, in training"),
+        param("mode", "str", "row", doc='"row": per sample, "batch": the whole batch at once'),
+    )
+    depth_kind = "neutral"
+    doc = "Drop a residual branch at random in training (torchvision's StochasticDepth)."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        check.require(0.0 <= a.p <= 1.0, f"stochastic_depth: p={a.p} must be in [0, 1]")
+        check.require(a.mode in ("row", "batch"), f'stochastic_depth: mode must be "row" or "batch", not "{a.mode}"')
+        return tuple(ins[0])
+
+    def cost(self, ins, a, out) -> Cost:
+        return Cost()  # the identity at inference, like dropout
+
+    def torch_module(self, ins, a, out) -> str:
+        return f'StochasticDepth({a.p!r}, "{a.mode}")'
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        return f"{m}({xs[0]})"
