@@ -94,7 +94,11 @@ class _Analyzer:
         total = Cost()
         for n in graph.nodes:
             ins = tuple(shapes[i] for i in n.inputs)
-            values = {k: evaluate(v, bindings) for k, v in n.attrs}
+            try:
+                values = {k: evaluate(v, bindings) for k, v in n.attrs}
+            except ZeroDivisionError:
+                bound = ", ".join(f"{k}={v}" for k, v in bindings.items())
+                raise self.error(f"in `{_describe(n)}`: an argument divides by zero ({bound})", n, graph) from None
             attrs[n.id] = Attrs(values)
             op = ops.lookup(n.op)
             if op is None:

@@ -1,11 +1,19 @@
 """Canonical hashing: one fingerprint per computation, however it is written.
 
 Two programs hash equal when their graphs are the same up to the names of
-values, the names of blocks and the order of statements that does not change
-the graph. The hash of a value is a Merkle hash of its op, its arguments and
-the hashes of its inputs (in port order); a graph input hashes by its position
-and shape; a call of a block hashes the block's body with the call's bindings.
-Dead statements (whose value no path brings to the output) do not count.
+values, blocks and block parameters, the order of statements that does not
+change the graph, and the operand order of commutative ops (``add``, ``mul``).
+Dead statements (whose value does not reach the output) do not count.
+
+The hash is a canonical labelling of the DAG: values are numbered in the
+post-order of a depth-first walk from the output that visits inputs in port
+order, and the hash covers every value's op, arguments and input numbers. So
+sharing is part of the hash — two separate convolutions are not one
+convolution used twice. The operands of a commutative op are visited in the
+order of their Merkle hashes (a hash of the expression tree below them);
+operands with equal Merkle hashes are interchangeable unless they differ only
+in how they are shared further up, a corner case where two equal graphs may
+hash apart (never two different graphs alike, barring hash collisions).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import hashlib
 from collections.abc import Mapping
 
 from alphanas import ops
-from alphanas.ir import Arith, Expr, Graph, Program, Sym
+from alphanas.ir import Arith, Expr, Graph, Node, Program, Sym
 
 
 def _digest(*parts: str) -> str:
@@ -31,30 +39,64 @@ def _expr(v: Expr, params: Mapping[str, int]) -> str:
     return f"{type(v).__name__}:{v!r}"
 
 
-def graph_hash(program: Program, g: Graph, _memo: dict[str, str] | None = None) -> str:
+class _Hasher:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.memo: dict[tuple[str, str], str] = {}
+
+    def head(self, g: Graph, n: Node) -> str:
+        """The op and arguments of a node, without its inputs."""
+        params = {p.name: k for k, p in enumerate(g.params)}
+        if ops.lookup(n.op) is None:
+            # a block call: its body's hash, and its arguments by position
+            body = self.graph(self.program.block(n.op))
+            return "call:" + body + "|" + ",".join(_expr(v, params) for _, v in n.attrs)
+        return "op:" + n.op + "|" + ",".join(f"{k}={_expr(v, params)}" for k, v in n.attrs)
+
+    def ordered_inputs(self, n: Node, merkle: Mapping[str, str]) -> list[str]:
+        """Inputs in port order, or by Merkle hash where the order does not matter."""
+        if _commutative(n):
+            return sorted(n.inputs, key=lambda i: merkle[i])
+        return list(n.inputs)
+
+    def graph(self, g: Graph) -> str:
+        if (g.kind, g.name) in self.memo:
+            return self.memo[g.kind, g.name]
+        nodes = {n.id: n for n in g.nodes}
+        heads = {n.id: self.head(g, n) for n in g.nodes}
+        merkle: dict[str, str] = {i.id: f"in{k}" for k, i in enumerate(g.inputs)}
+        for n in g.nodes:  # statement order is topological
+            merkle[n.id] = _digest(heads[n.id], *(merkle[i] for i in self.ordered_inputs(n, merkle)))
+        number: dict[str, int] = {i.id: k for k, i in enumerate(g.inputs)}
+        lines: list[str] = []
+        # iterative post-order walk from the output (programs can be deep)
+        stack: list[tuple[str, bool]] = [(g.output, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if v in number:
+                continue
+            inputs = self.ordered_inputs(nodes[v], merkle)
+            if not expanded:
+                stack.append((v, True))
+                stack.extend((i, False) for i in reversed(inputs))
+                continue
+            number[v] = len(number)
+            lines.append(heads[v] + "<-" + ",".join(str(number[i]) for i in inputs))
+        shapes = ",".join(repr(i.shape) for i in g.inputs)
+        signature = f"{g.kind}|{shapes}|" + ",".join(str(p.default) for p in g.params)
+        result = _digest(signature, *lines, str(number[g.output]))
+        self.memo[g.kind, g.name] = result
+        return result
+
+
+def _commutative(n: Node) -> bool:
+    op = ops.lookup(n.op)
+    return op is not None and op.commutative
+
+
+def graph_hash(program: Program, g: Graph) -> str:
     """The canonical hash of one graph (a block body or the model)."""
-    memo = {} if _memo is None else _memo
-    if g.name in memo:
-        return memo[g.name]
-    params = {p.name: k for k, p in enumerate(g.params)}
-    values: dict[str, str] = {}
-    for k, i in enumerate(g.inputs):
-        values[i.id] = _digest("input", str(k), repr(i.shape))
-    for n in g.nodes:
-        inputs = [values[i] for i in n.inputs]
-        op = ops.lookup(n.op)
-        if op is None:
-            head = "call:" + graph_hash(program, program.block(n.op), memo)
-        else:
-            head = "op:" + n.op
-            if op.commutative:
-                inputs.sort()
-        attrs = ",".join(f"{k}={_expr(v, params)}" for k, v in n.attrs)
-        values[n.id] = _digest(head, attrs, *inputs)
-    defaults = ",".join(str(p.default) for p in g.params)
-    result = _digest(g.kind, str(len(g.inputs)), defaults, values[g.output])
-    memo[g.name] = result
-    return result
+    return _Hasher(program).graph(g)
 
 
 def program_hash(program: Program) -> str:

@@ -71,7 +71,7 @@ def excerpt(text: str | None, loc: Loc | None) -> list[str]:
     """The source line of a location with a caret under the column."""
     if not text or not loc or loc.line < 1:
         return []
-    source_lines = text.splitlines()
+    source_lines = text.split("\n")  # as the lexer counts lines: other breaks are not lines
     if loc.line > len(source_lines):
         return []
     line = source_lines[loc.line - 1].expandtabs(4)

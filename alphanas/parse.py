@@ -15,6 +15,7 @@ file, line and column, and a hint where one helps.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from lark import Token, Transformer, v_args
 
 import grammars
 from alphanas import ops
-from alphanas.errors import ParseError, ProgramError
+from alphanas.errors import AlphanasError, ParseError, ProgramError
 from alphanas.ir import Arith, Expr, Graph, Input, IntParam, Loc, Node, Program, Sym
 from alphanas.ops.spec import Param
 
@@ -100,6 +101,11 @@ class Definition:
 
 
 # -- step 1: Lark tree to syntax tree ------------------------------------------------
+
+#: longer integer literals are certainly mistakes (and Python refuses > 4300 digits)
+_MAX_DIGITS = 30
+#: nesting deeper than this is reported instead of exhausting Python's stack
+_MAX_NESTING = 200
 
 
 def _loc(file: str, meta: Any) -> Loc:
@@ -183,10 +189,17 @@ class _ToSyntax(Transformer):
         return Ref(str(name), _loc(self.file, meta))
 
     def int(self, meta: Any, tok: Token) -> Lit:
-        return Lit(int(tok), _loc(self.file, meta))
+        loc = _loc(self.file, meta)
+        if len(tok) > _MAX_DIGITS:
+            raise ProgramError(f"integer literal with {len(tok)} digits is too large", loc)
+        return Lit(int(tok), loc)
 
     def float(self, meta: Any, tok: Token) -> Lit:
-        return Lit(float(tok), _loc(self.file, meta))
+        loc = _loc(self.file, meta)
+        value = float(tok)
+        if not math.isfinite(value):
+            raise ProgramError(f"number {tok} is too large", loc, hint="numbers must be finite")
+        return Lit(value, loc)
 
     def true(self, meta: Any) -> Lit:
         return Lit(True, _loc(self.file, meta))
@@ -260,7 +273,30 @@ def parse_syntax(text: str, file: str = "<string>") -> list[Definition]:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, file) from None
-    return _ToSyntax(file).transform(tree)
+    _check_nesting(tree, text, file)
+    try:
+        return _ToSyntax(file).transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, AlphanasError):
+            raise err.orig_exc.with_text(text) from None
+        raise
+
+
+def _check_nesting(tree: lark.Tree, text: str, file: str) -> None:
+    """Refuse trees deeper than the recursive transformer and lowering can
+    take (a thousand nested calls, or a sum of a thousand terms), where the
+    nesting gets too deep."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_NESTING:
+            meta = node.meta
+            loc = Loc(file, getattr(meta, "line", 1), getattr(meta, "column", 1))
+            raise ParseError(
+                f"expression nested more than {_MAX_NESTING} levels deep", loc, text=text,
+                hint="split it into several statements",
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
 
 
 # -- step 2: syntax tree to IR -----------------------------------------------------------
@@ -497,10 +533,16 @@ class _Body:
             while n_tensors < len(positional) and self.is_tensor(positional[n_tensors].value):
                 n_tensors += 1
             if n_tensors < 2:
+                for a in positional[n_tensors : n_tensors + 1]:
+                    if isinstance(a.value, Ref) and a.value.name in self.ints:
+                        self.tensor_ref(a.value)
                 raise self.low.error(f"{call.op} takes two or more tensors, got {n_tensors}", call.loc)
         else:
             n_tensors = arity
             if len(positional) < arity or not all(self.is_tensor(a.value) for a in positional[:arity]):
+                for a in positional[:arity]:
+                    if isinstance(a.value, Ref) and a.value.name in self.ints:
+                        self.tensor_ref(a.value)  # says that it is an int parameter
                 got = sum(1 for a in positional[:arity] if self.is_tensor(a.value))
                 raise self.low.error(
                     f"{call.op} takes {arity} tensor input{'s' if arity > 1 else ''} first, got {got}",
