@@ -11,15 +11,17 @@ order, and the hash covers every value's op, arguments and input numbers. So
 sharing is part of the hash — two separate convolutions are not one
 convolution used twice. The operands of a commutative op are visited in the
 order of their Merkle hashes (a hash of the expression tree below them);
-operands with equal Merkle hashes are interchangeable unless they differ only
-in how they are shared further up, a corner case where two equal graphs may
-hash apart (never two different graphs alike, barring hash collisions).
+operands with equal Merkle hashes are ordered by a hash of how they are used
+further down the graph. Different graphs never hash alike (barring hash
+collisions); equal graphs could in principle still hash apart when two
+operands agree in both hashes without being interchangeable.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 from alphanas import ops
 from alphanas.ir import Arith, Expr, Graph, Node, Program, Sym
@@ -53,11 +55,27 @@ class _Hasher:
             return "call:" + body + "|" + ",".join(_expr(v, params) for _, v in n.attrs)
         return "op:" + n.op + "|" + ",".join(f"{k}={_expr(v, params)}" for k, v in n.attrs)
 
-    def ordered_inputs(self, n: Node, merkle: Mapping[str, str]) -> list[str]:
-        """Inputs in port order, or by Merkle hash where the order does not matter."""
+    def ordered_inputs(self, n: Node, key: Mapping[str, Any]) -> list[str]:
+        """Inputs in port order, or by their hash where the order does not matter."""
         if _commutative(n):
-            return sorted(n.inputs, key=lambda i: merkle[i])
+            return sorted(n.inputs, key=lambda i: key[i])
         return list(n.inputs)
+
+    def contexts(self, g: Graph, heads: Mapping[str, str], merkle: Mapping[str, str]) -> dict[str, str]:
+        """A hash of how each value is used: its readers' ops, contexts and
+        ports (one port for all operands of a commutative op), computed from
+        the output down. It separates operands that look alike but are
+        shared differently."""
+        readers: dict[str, list[str]] = {v: [] for v in merkle}
+        context: dict[str, str] = {}
+        for n in reversed(g.nodes):
+            mine = context.get(n.id, "") + ("|out" if n.id == g.output else "")
+            context[n.id] = mine
+            for port, i in enumerate(n.inputs):
+                where = "c" if _commutative(n) else str(port)
+                readers[i].append(_digest(heads[n.id], merkle[n.id], mine, where))
+                context[i] = _digest(*sorted(readers[i]))
+        return context
 
     def graph(self, g: Graph) -> str:
         if (g.kind, g.name) in self.memo:
@@ -67,6 +85,8 @@ class _Hasher:
         merkle: dict[str, str] = {i.id: f"in{k}" for k, i in enumerate(g.inputs)}
         for n in g.nodes:  # statement order is topological
             merkle[n.id] = _digest(heads[n.id], *(merkle[i] for i in self.ordered_inputs(n, merkle)))
+        context = self.contexts(g, heads, merkle)
+        key = {v: (merkle[v], context.get(v, "")) for v in merkle}
         number: dict[str, int] = {i.id: k for k, i in enumerate(g.inputs)}
         lines: list[str] = []
         # iterative post-order walk from the output (programs can be deep)
@@ -75,7 +95,7 @@ class _Hasher:
             v, expanded = stack.pop()
             if v in number:
                 continue
-            inputs = self.ordered_inputs(nodes[v], merkle)
+            inputs = self.ordered_inputs(nodes[v], key)
             if not expanded:
                 stack.append((v, True))
                 stack.extend((i, False) for i in reversed(inputs))

@@ -244,6 +244,13 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(words)
 
 
+def _end_of_text(text: str) -> tuple[int, int]:
+    """Line and column just after the last character that is not whitespace
+    (lines counted at "\n", as the lexer counts them)."""
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
 def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) -> ParseError:
     line, column = max(err.line, 1), max(err.column, 1)
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
@@ -252,17 +259,14 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) ->
     elif isinstance(err, lark.exceptions.UnexpectedEOF):
         message = "the file ends in the middle of a definition"
         expected = set(err.expected)
-        lines = text.splitlines() or [""]
-        line, column = len(lines), len(lines[-1]) + 1
+        line, column = _end_of_text(text)
     else:
         assert isinstance(err, lark.exceptions.UnexpectedToken)
         token = err.token
-        shown = "the end of the file" if token.type == "$END" else repr(str(token))
-        message = f"unexpected {shown}"
+        message = "unexpected end of file" if token.type == "$END" else f"unexpected {str(token)!r}"
         expected = set(err.accepts or err.expected)
         if token.type == "$END":
-            lines = text.splitlines() or [""]
-            line, column = len(lines), len(lines[-1]) + 1
+            line, column = _end_of_text(text)
     hint = f"expected {_describe_expected(expected)}" if expected else None
     return ParseError(message, Loc(file, line, column), hint=hint, text=text)
 
