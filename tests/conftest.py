@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI replays a fixed set of examples so that a run cannot fail on a newly drawn
+# one; local runs keep exploring (and store what they find in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: A two-block residual network that uses most of the language: a block with
 #: an int parameter and a default, keyword and positional arguments, nested
