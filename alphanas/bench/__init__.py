@@ -58,6 +58,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             "alphanas.bench.frontend:run_import",
             "torch.fx import of torchvision:resnet50 into a program (target <= 2 s)",
         ),
+        Benchmark(
+            "torchvision",
+            "alphanas.bench.torchvision_sweep:run_torchvision",
+            "import every torchvision classifier and compare parameters and outputs with the original",
+        ),
     )
 }
 
