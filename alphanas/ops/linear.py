@@ -68,9 +68,6 @@ class Conv2d(Op):
             f"dilation={a.d}, groups={a.groups}, bias={a.bias})"
         )
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"
-
 
 @register
 class Dense(Op):
@@ -100,5 +97,3 @@ class Dense(Op):
     def torch_module(self, ins, a, out) -> str:
         return f"nn.Linear({ins[0][-1]}, {a.out}, bias={a.bias})"
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"

@@ -33,9 +33,6 @@ class Batchnorm(Op):
         kind = "BatchNorm2d" if len(out) == 3 else "BatchNorm1d"
         return f"nn.{kind}({out[0]}, eps={a.eps!r}, momentum={a.momentum!r}, affine={a.affine})"
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"
-
 
 @register
 class Layernorm(Op):
@@ -60,9 +57,6 @@ class Layernorm(Op):
     def torch_module(self, ins, a, out) -> str:
         shape = list(out[len(out) - a.dims :])
         return f"nn.LayerNorm({shape}, eps={a.eps!r}, elementwise_affine={a.affine})"
-
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"
 
 
 @register
@@ -89,5 +83,3 @@ class Groupnorm(Op):
     def torch_module(self, ins, a, out) -> str:
         return f"nn.GroupNorm({a.groups}, {out[0]}, eps={a.eps!r}, affine={a.affine})"
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"

@@ -183,8 +183,11 @@ class Op:
         self, xs: Sequence[str], m: str | None, ins: Sequence[Shape], a: Attrs, out: Shape
     ) -> str:
         """Source of the forward expression, given the source of the inputs
-        ``xs`` (batched tensors) and of the module ``m`` (if any)."""
-        raise NotImplementedError
+        ``xs`` (batched tensors) and of the module ``m`` (if any). The
+        default calls the op's module on its inputs."""
+        if m is None:
+            raise NotImplementedError(f"op {self.name} has neither a module nor a forward expression")
+        return f"{m}({', '.join(xs)})"
 
     # -- helpers for subclasses ---------------------------------------------------
     def signature(self) -> str:

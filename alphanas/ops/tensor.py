@@ -133,9 +133,6 @@ class Dropout(Op):
     def torch_module(self, ins, a, out) -> str:
         return f"nn.Dropout(p={a.p!r})"
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"
-
 
 @register
 class Flatten(Op):
@@ -313,5 +310,3 @@ class StochasticDepth(Op):
     def torch_module(self, ins, a, out) -> str:
         return f'StochasticDepth({a.p!r}, "{a.mode}")'
 
-    def torch_call(self, xs, m, ins, a, out) -> str:
-        return f"{m}({xs[0]})"
