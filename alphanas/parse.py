@@ -2,8 +2,10 @@
 
 Two steps, each easy to find:
 
-1. :class:`_ToSyntax`, a Lark ``Transformer``, turns the parse tree into a small
-   syntax tree (calls, references, literals, each with its location);
+1. :class:`_ToSyntax`, a Lark ``Transformer`` that runs inside the LALR
+   parser (no parse tree is built), turns the text into a small syntax tree
+   (calls, references, literals, each with its location, computed from the
+   tokens);
 2. :class:`_Lowering` resolves names against the op library and the file's
    blocks, binds arguments to parameters, flattens nested calls into nodes
    and builds the frozen IR of :mod:`alphanas.ir`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,26 +36,38 @@ from alphanas.ops.spec import Param
 # -- the syntax tree ---------------------------------------------------------------
 
 
+class _Node:
+    """What step 1 keeps on each syntax node besides its fields. Not a
+    dataclass, so these are no fields: they stay out of ``==`` and ``repr``."""
+
+    #: the height of the node in the parse tree (as Lark would build it; a
+    #: leaf is 0), for the nesting limit
+    height = 0
+    #: the location of the node with the parentheses around it, if it has
+    #: some: that is what its parent's location spans
+    outer: Loc | None = None
+
+
 @dataclass
-class Lit:
+class Lit(_Node):
     value: Any
     loc: Loc
 
 
 @dataclass
-class Ref:
+class Ref(_Node):
     name: str
     loc: Loc
 
 
 @dataclass
-class ListLit:
+class ListLit(_Node):
     items: list[Any]
     loc: Loc
 
 
 @dataclass
-class BinOp:
+class BinOp(_Node):
     op: str
     left: Any
     right: Any
@@ -60,14 +75,14 @@ class BinOp:
 
 
 @dataclass
-class Arg:
+class Arg(_Node):
     key: str | None
     value: Any
     loc: Loc
 
 
 @dataclass
-class Call:
+class Call(_Node):
     op: str
     args: list[Arg]
     loc: Loc
@@ -75,14 +90,14 @@ class Call:
 
 
 @dataclass
-class Statement:
+class Statement(_Node):
     target: str
     call: Call
     loc: Loc
 
 
 @dataclass
-class ParamDecl:
+class ParamDecl(_Node):
     name: str
     type: Any  # None, a type name (str) or a ListLit shape
     default: Any
@@ -90,7 +105,7 @@ class ParamDecl:
 
 
 @dataclass
-class Definition:
+class Definition(_Node):
     kind: str
     name: str
     params: list[ParamDecl]
@@ -100,7 +115,7 @@ class Definition:
     result_loc: Loc = field(default=None)  # type: ignore[assignment]
 
 
-# -- step 1: Lark tree to syntax tree ------------------------------------------------
+# -- step 1: text to syntax tree, while Lark parses ------------------------------------
 
 #: longer integer literals are certainly mistakes (and Python refuses > 4300 digits)
 _MAX_DIGITS = 30
@@ -108,110 +123,187 @@ _MAX_DIGITS = 30
 _MAX_NESTING = 200
 
 
-def _loc(file: str, meta: Any) -> Loc:
-    return Loc(file, meta.line, meta.column, meta.end_line, meta.end_column)
+class _ParseState(threading.local):
+    """What the one :class:`_ToSyntax` inside the cached parser knows of the
+    text being parsed, per thread (threads may parse at the same time)."""
+
+    file = "<string>"
+    #: whether the parse tree is deeper than ``_MAX_NESTING``
+    too_deep = False
+    #: the first literal that cannot be taken
+    literal_error: AlphanasError | None = None
 
 
-def _tok_loc(file: str, tok: Token) -> Loc:
-    return Loc(file, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+_state = _ParseState()
 
 
-@v_args(meta=True, inline=True)
+def _span(first: Any, last: Any) -> Loc:
+    """From the start of ``first`` to the end of ``last`` (tokens or locations)."""
+    return Loc(_state.file, first.line, first.column, last.end_line, last.end_column)
+
+
+def _outer(node: Any) -> Loc:
+    """The location of ``node`` with its parentheses, if it has some."""
+    return node.outer or node.loc  # type: ignore[no-any-return]
+
+
+@v_args(inline=True)
 class _ToSyntax(Transformer):
-    def __init__(self, file: str) -> None:
-        super().__init__()
-        self.file = file
+    """Builds the syntax tree while Lark parses: each time the LALR parser
+    reduces a rule it calls the rule's method with the rule's children (its
+    tokens, and what the methods returned for the rules inside it), so that
+    no parse tree is built.
 
-    def start(self, meta: Any, *defs: Definition) -> list[Definition]:
+    Lark passes no positions to such methods, so the locations are computed
+    as its ``propagate_positions`` computed them: a node spans from the start
+    of its first child to the end of its last, tokens included (the grammar
+    names the tokens that rules start or end with, so that they are among
+    the children), and a child in parentheses spans its parentheses
+    (:attr:`_Node.outer`).
+
+    Errors are not raised here but kept in ``_state`` until the whole text
+    has parsed: a syntax error anywhere is reported first, as before.
+    """
+
+    def start(self, *defs: Definition) -> list[Definition]:
         return list(defs)
 
-    def _definition(self, kind: str, meta: Any, name: Token, params: Any, body: Any) -> Definition:
-        statements, (result, result_loc) = body
-        return Definition(
-            kind, str(name), params or [], statements, result, _loc(self.file, meta), result_loc
-        )
+    def _definition(self, kind: str, keyword: Token, name: Token, params: Any, body: Any) -> Definition:
+        statements, result, rbrace = body
+        d = Definition(kind, str(name), params or [], statements, result, _span(keyword, rbrace), result.loc)
+        body_height = 1 + max([result.height] + [s.height for s in statements])
+        params_height = 1 + max(p.height for p in params) if params else 0
+        d.height = 1 + max(body_height, params_height)
+        if 1 + d.height > _MAX_NESTING:  # `start`, holding the definitions, is the root
+            _state.too_deep = True
+        return d
 
-    def block(self, meta: Any, name: Token, params: Any, body: Any) -> Definition:
-        return self._definition("block", meta, name, params, body)
+    def block(self, keyword: Token, name: Token, params: Any, body: Any) -> Definition:
+        return self._definition("block", keyword, name, params, body)
 
-    def model(self, meta: Any, name: Token, params: Any, body: Any) -> Definition:
-        return self._definition("model", meta, name, params, body)
+    def model(self, keyword: Token, name: Token, params: Any, body: Any) -> Definition:
+        return self._definition("model", keyword, name, params, body)
 
-    def parameters(self, meta: Any, *params: ParamDecl) -> list[ParamDecl]:
+    def parameters(self, *params: ParamDecl) -> list[ParamDecl]:
         return list(params)
 
-    def parameter(self, meta: Any, name: Token, type_: Any, default: Any) -> ParamDecl:
-        return ParamDecl(str(name), type_, default, _loc(self.file, meta))
+    def parameter(self, name: Token, type_: Any, default: Any) -> ParamDecl:
+        last: Any = name
+        heights = []
+        if isinstance(type_, Token):  # a type name
+            last, type_ = type_, str(type_)
+            heights.append(0)
+        elif type_ is not None:  # a shape, below a `type_shape` node
+            last = type_.loc
+            heights.append(1 + type_.height)
+        if default is not None:
+            last = _outer(default)
+            heights.append(default.height)
+        p = ParamDecl(str(name), type_, default, _span(name, last))
+        p.height = 1 + max(heights) if heights else 0
+        return p
 
-    def type_name(self, meta: Any, name: Token) -> str:
-        return str(name)
+    def type_name(self, name: Token) -> Token:
+        return name  # the parameter's location may end with it
 
-    def type_shape(self, meta: Any, shape: ListLit) -> ListLit:
+    def type_shape(self, shape: ListLit) -> ListLit:
         return shape
 
-    def body(self, meta: Any, *items: Any) -> tuple[list[Statement], tuple[Any, Loc]]:
-        *statements, result = items
-        return list(statements), (result, result.loc)
+    def body(self, *items: Any) -> tuple[list[Statement], Any, Token]:
+        *statements, result, rbrace = items
+        return statements, result, rbrace
 
-    def statement(self, meta: Any, target: Token, call: Call) -> Statement:
-        return Statement(str(target), call, _loc(self.file, meta))
+    def statement(self, target: Token, call: Call) -> Statement:
+        s = Statement(str(target), call, _span(target, call.loc))
+        s.height = 1 + call.height
+        return s
 
-    def call(self, meta: Any, name: Token, arguments: Any) -> Call:
-        return Call(str(name), arguments or [], _loc(self.file, meta), _tok_loc(self.file, name))
+    def call(self, name: Token, arguments: Any, rpar: Token) -> Call:
+        c = Call(str(name), arguments or [], _span(name, rpar), _span(name, name))
+        if arguments:  # the call holds an `arguments` node, which holds the arguments
+            c.height = 2 + max(a.height for a in arguments)
+        return c
 
-    def arguments(self, meta: Any, *args: Any) -> list[Arg]:
-        return [a if isinstance(a, Arg) else Arg(None, a, a.loc) for a in args]
+    def arguments(self, *args: Any) -> list[Arg]:
+        out = []
+        for a in args:
+            if not isinstance(a, Arg):
+                a = Arg(None, a, a.loc)
+                a.height = a.value.height  # no node of its own in the parse tree
+            out.append(a)
+        return out
 
-    def keyword(self, meta: Any, key: Token, value: Any) -> Arg:
-        return Arg(str(key), value, _loc(self.file, meta))
+    def keyword(self, key: Token, value: Any) -> Arg:
+        a = Arg(str(key), value, _span(key, _outer(value)))
+        a.height = 1 + value.height
+        return a
 
-    def _binop(self, op: str, meta: Any, left: Any, right: Any) -> BinOp:
-        return BinOp(op, left, right, _loc(self.file, meta))
+    def _binop(self, op: str, left: Any, right: Any) -> BinOp:
+        b = BinOp(op, left, right, _span(_outer(left), _outer(right)))
+        b.height = 1 + max(left.height, right.height)
+        return b
 
-    def add(self, meta: Any, left: Any, right: Any) -> BinOp:
-        return self._binop("+", meta, left, right)
+    def add(self, left: Any, right: Any) -> BinOp:
+        return self._binop("+", left, right)
 
-    def sub(self, meta: Any, left: Any, right: Any) -> BinOp:
-        return self._binop("-", meta, left, right)
+    def sub(self, left: Any, right: Any) -> BinOp:
+        return self._binop("-", left, right)
 
-    def mul(self, meta: Any, left: Any, right: Any) -> BinOp:
-        return self._binop("*", meta, left, right)
+    def mul(self, left: Any, right: Any) -> BinOp:
+        return self._binop("*", left, right)
 
-    def floordiv(self, meta: Any, left: Any, right: Any) -> BinOp:
-        return self._binop("//", meta, left, right)
+    def floordiv(self, left: Any, right: Any) -> BinOp:
+        return self._binop("//", left, right)
 
-    def neg(self, meta: Any, value: Any) -> Any:
+    def neg(self, minus: Token, value: Any) -> Any:
+        loc = _span(minus, _outer(value))
+        node: Lit | BinOp
         if isinstance(value, Lit) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
-            return Lit(-value.value, _loc(self.file, meta))
-        return BinOp("*", Lit(-1, _loc(self.file, meta)), value, _loc(self.file, meta))
+            node = Lit(-value.value, loc)
+        else:
+            node = BinOp("*", Lit(-1, loc), value, loc)
+        node.height = 1 + value.height
+        return node
 
-    def ref(self, meta: Any, name: Token) -> Ref:
-        return Ref(str(name), _loc(self.file, meta))
+    def paren(self, lpar: Token, value: Any, rpar: Token) -> Any:
+        # the value keeps its own location; its parent's spans the parentheses
+        value.outer = _span(lpar, rpar)
+        return value
 
-    def int(self, meta: Any, tok: Token) -> Lit:
-        loc = _loc(self.file, meta)
+    def ref(self, name: Token) -> Ref:
+        return Ref(str(name), _span(name, name))
+
+    def int(self, tok: Token) -> Lit:
+        loc = _span(tok, tok)
         if len(tok) > _MAX_DIGITS:
-            raise ProgramError(f"integer literal with {len(tok)} digits is too large", loc)
+            if _state.literal_error is None:
+                _state.literal_error = ProgramError(f"integer literal with {len(tok)} digits is too large", loc)
+            return Lit(0, loc)
         return Lit(int(tok), loc)
 
-    def float(self, meta: Any, tok: Token) -> Lit:
-        loc = _loc(self.file, meta)
+    def float(self, tok: Token) -> Lit:
+        loc = _span(tok, tok)
         value = float(tok)
-        if not math.isfinite(value):
-            raise ProgramError(f"number {tok} is too large", loc, hint="numbers must be finite")
+        if not math.isfinite(value) and _state.literal_error is None:
+            _state.literal_error = ProgramError(f"number {tok} is too large", loc, hint="numbers must be finite")
         return Lit(value, loc)
 
-    def true(self, meta: Any) -> Lit:
-        return Lit(True, _loc(self.file, meta))
+    def true(self, tok: Token) -> Lit:
+        return Lit(True, _span(tok, tok))
 
-    def false(self, meta: Any) -> Lit:
-        return Lit(False, _loc(self.file, meta))
+    def false(self, tok: Token) -> Lit:
+        return Lit(False, _span(tok, tok))
 
-    def string(self, meta: Any, tok: Token) -> Lit:
-        return Lit(str(tok)[1:-1], _loc(self.file, meta))
+    def string(self, tok: Token) -> Lit:
+        return Lit(str(tok)[1:-1], _span(tok, tok))
 
-    def list(self, meta: Any, *items: Any) -> ListLit:
-        return ListLit([i for i in items if i is not None], _loc(self.file, meta))
+    def list(self, lsqb: Token, *rest: Any) -> ListLit:
+        *items, rsqb = rest
+        items = [i for i in items if i is not None]
+        lst = ListLit(items, _span(lsqb, rsqb))
+        if items:
+            lst.height = 1 + max(i.height for i in items)
+        return lst
 
 
 # -- the Lark parser ----------------------------------------------------------------------
@@ -219,6 +311,19 @@ class _ToSyntax(Transformer):
 
 @functools.cache
 def _lark() -> lark.Lark:
+    # the transformer runs inside the parser, which returns what `start` returns
+    return lark.Lark(
+        grammars.LANGUAGE.read_text(),
+        parser="lalr",
+        maybe_placeholders=True,
+        transformer=_ToSyntax(),
+    )
+
+
+@functools.cache
+def _tree_lark() -> lark.Lark:
+    """The same parser, building the parse tree with positions: only to
+    locate a nesting that is too deep."""
     return lark.Lark(
         grammars.LANGUAGE.read_text(),
         parser="lalr",
@@ -273,23 +378,24 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) ->
 
 def parse_syntax(text: str, file: str = "<string>") -> list[Definition]:
     """Text to syntax tree (step 1 only)."""
+    _state.file, _state.too_deep, _state.literal_error = file, False, None
     try:
-        tree = _lark().parse(text)
+        defs: list[Definition] = _lark().parse(text)  # type: ignore[assignment]
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text, file) from None
-    _check_nesting(tree, text, file)
-    try:
-        return _ToSyntax(file).transform(tree)
-    except lark.exceptions.VisitError as err:
-        if isinstance(err.orig_exc, AlphanasError):
-            raise err.orig_exc.with_text(text) from None
-        raise
+    too_deep, literal_error = _state.too_deep, _state.literal_error
+    _state.literal_error = None
+    if too_deep:  # rare: build the parse tree after all, to say where, as before
+        _check_nesting(_tree_lark().parse(text), text, file)
+    if literal_error is not None:
+        raise literal_error.with_text(text)
+    return defs
 
 
 def _check_nesting(tree: lark.Tree, text: str, file: str) -> None:
-    """Refuse trees deeper than the recursive transformer and lowering can
-    take (a thousand nested calls, or a sum of a thousand terms), where the
-    nesting gets too deep."""
+    """Refuse trees deeper than the recursive lowering can take (the limit
+    allows about a hundred nested calls, or a sum of two hundred terms),
+    where the nesting gets too deep."""
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
@@ -300,7 +406,12 @@ def _check_nesting(tree: lark.Tree, text: str, file: str) -> None:
                 f"expression nested more than {_MAX_NESTING} levels deep", loc, text=text,
                 hint="split it into several statements",
             )
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+        for child in node.children:
+            # a value in parentheses is no level deeper (nor in the heights of `_ToSyntax`)
+            while isinstance(child, lark.Tree) and child.data == "paren":
+                child = child.children[1]
+            if isinstance(child, lark.Tree):
+                stack.append((child, depth + 1))
 
 
 # -- step 2: syntax tree to IR -----------------------------------------------------------
