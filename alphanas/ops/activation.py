@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
+from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, norm_dim, param, torch_dim
+from alphanas.properties import Matrix
 
 
 class Elementwise(Op):
@@ -24,6 +25,9 @@ class Elementwise(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(other_flops=self.flops_per_element * n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return self.template.format(x=xs[0], **a)
@@ -114,6 +118,9 @@ class Softmax(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(other_flops=3 * n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out, whole=[norm_dim(a.dim, len(out))])
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return f"torch.softmax({xs[0]}, dim={torch_dim(norm_dim(a.dim, len(out)))})"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
+from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, param
+from alphanas.properties import Matrix
 
 #: how `param` initialises its tensor (see modules.LearnedTensor)
 INITS = ("zeros", "ones", "normal")
@@ -35,6 +36,9 @@ class LearnedParam(Op):
     def cost(self, ins, a, out) -> Cost:
         # One tensor for the whole batch: parameters, but no per-sample activations.
         return Cost(params=arith.prod(out))
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return ()  # no tensor input
 
     def torch_module(self, ins, a, out) -> str:
         return f'LearnedTensor({list(out)}, init="{a.init}")'
@@ -81,6 +85,10 @@ class Attention(Op):
             other_flops=softmax + biases + scaling,
             activations=tokens,
         )
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        # every token and feature of a sample feeds every output of the sample
+        return mixrules.elementwise(ins, out, whole=[0, 1])
 
     def torch_module(self, ins, a, out) -> str:
         # batch_first: our tensors are [batch, L, D]; the parameter names and

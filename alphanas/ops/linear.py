@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
+from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, param
+from alphanas.properties import Matrix
 
 
 def window_out(
@@ -21,6 +22,13 @@ def window_out(
     out = arith.ceildiv(size + 2 * p - span, s) + 1
     # torch drops a last window that would start inside the right padding
     return arith.where((out - 1) * s >= size + p, out - 1, out)
+
+
+def window(v: int, k: int, s: int, p: int, d: int, n: int) -> range:
+    """The input positions (inside ``[0, n)``) that output position ``v`` of
+    a window op (convolution, pooling) reads along one axis."""
+    start = v * s - p
+    return mixrules.clip(range(start, start + d * (k - 1) + 1, d), n)
 
 
 @register
@@ -62,6 +70,19 @@ class Conv2d(Op):
             activations=outputs,
         )
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        c_in, c_out = x[0] // a.groups, a.out // a.groups
+
+        def dep(o: tuple[int, ...]) -> list[range]:
+            g = o[0] // c_out
+            return [
+                range(g * c_in, (g + 1) * c_in),
+                *(window(v, a.k, a.s, a.p, a.d, n) for v, n in zip(o[1:], x[1:])),
+            ]
+
+        return (mixrules.from_deps(x, out, dep),)
+
     def torch_module(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> str:
         return (
             f"nn.Conv2d({ins[0][0]}, {a.out}, {a.k}, stride={a.s}, padding={a.p}, "
@@ -93,6 +114,9 @@ class Dense(Op):
             other_flops=outputs if a.bias else 0,
             activations=outputs,
         )
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out, whole=[len(ins[0]) - 1])
 
     def torch_module(self, ins, a, out) -> str:
         return f"nn.Linear({ins[0][-1]}, {a.out}, bias={a.bias})"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
+from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, param
+from alphanas.properties import Matrix
 
 
 @register
@@ -28,6 +29,10 @@ class Batchnorm(Op):
         n = arith.prod(out)
         # In inference the normalisation folds into one multiply and one add per element.
         return Cost(params=2 * out[0] if a.affine else 0, other_flops=2 * n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        # evaluation: a fixed affine map per channel
+        return mixrules.elementwise(ins, out)
 
     def torch_module(self, ins, a, out) -> str:
         kind = "BatchNorm2d" if len(out) == 3 else "BatchNorm1d"
@@ -54,6 +59,10 @@ class Layernorm(Op):
         normalised = arith.prod(out[len(out) - a.dims :])
         return Cost(params=2 * normalised if a.affine else 0, other_flops=5 * n, activations=n)
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        rank = len(out)
+        return mixrules.elementwise(ins, out, whole=range(rank - a.dims, rank))
+
     def torch_module(self, ins, a, out) -> str:
         shape = list(out[len(out) - a.dims :])
         return f"nn.LayerNorm({shape}, eps={a.eps!r}, elementwise_affine={a.affine})"
@@ -79,6 +88,16 @@ class Groupnorm(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(params=2 * out[0] if a.affine else 0, other_flops=5 * n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        size = x[0] // a.groups
+
+        def dep(o: tuple[int, ...]) -> list[range]:
+            g = o[0] // size
+            return [range(g * size, (g + 1) * size), *(range(n) for n in x[1:])]
+
+        return (mixrules.from_deps(x, out, dep),)
 
     def torch_module(self, ins, a, out) -> str:
         return f"nn.GroupNorm({a.groups}, {out[0]}, eps={a.eps!r}, affine={a.affine})"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
-from alphanas.ops.linear import window_out
+from alphanas.ops import arith, mixrules
+from alphanas.ops.linear import window, window_out
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, norm_dim, param, torch_dim
+from alphanas.properties import Matrix
 
 
 class WindowPool(Op):
@@ -40,6 +41,15 @@ class WindowPool(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(other_flops=n * a.k * a.k, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        s = self.stride(a)
+
+        def dep(o: tuple[int, ...]) -> list[range]:
+            return [mixrules.point(o[0]), *(window(v, a.k, s, a.p, 1, n) for v, n in zip(o[1:], x[1:]))]
+
+        return (mixrules.from_deps(x, out, dep),)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return (
@@ -75,6 +85,18 @@ class AdaptivePool(Op):
 
     def cost(self, ins, a, out) -> Cost:
         return Cost(other_flops=arith.prod(ins[0]), activations=arith.prod(out))
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+
+        def bin_(v: int, n: int) -> range:
+            # torch's adaptive bins: [floor(v n / size), ceil((v + 1) n / size))
+            return range(v * n // a.size, -(-(v + 1) * n // a.size))
+
+        def dep(o: tuple[int, ...]) -> list[range]:
+            return [mixrules.point(o[0]), *(bin_(v, n) for v, n in zip(o[1:], x[1:]))]
+
+        return (mixrules.from_deps(x, out, dep),)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return f"F.{self.function}({xs[0]}, {a.size})"
@@ -117,6 +139,17 @@ class Mean(Op):
 
     def cost(self, ins, a, out) -> Cost:
         return Cost(other_flops=arith.prod(ins[0]), activations=arith.prod(out))
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        reduced = {norm_dim(d, len(x)) for d in a.dims}
+        kept = [i for i in range(len(x)) if a.keep or i not in reduced]  # input axis of each output axis
+
+        def dep(o: tuple[int, ...]) -> list[range]:
+            at = dict(zip(kept, o))
+            return [range(n) if i in reduced else mixrules.point(at[i]) for i, n in enumerate(x)]
+
+        return (mixrules.from_deps(x, out, dep),)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         dims = [torch_dim(norm_dim(d, len(ins[0]))) for d in a.dims]

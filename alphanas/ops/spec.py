@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from alphanas.ops import arith
+from alphanas.properties import Matrix
 
 #: An int, or a Z3 integer expression when a rule is evaluated symbolically.
 Num = Any
@@ -170,6 +171,15 @@ class Op:
         """Parameters and FLOPs; the default is a parameter-free op costing
         nothing but its output."""
         return Cost(activations=arith.prod(out))
+
+    # -- mixing ----------------------------------------------------------------
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        """Which axes of each tensor input feed which output axes, and how:
+        one matrix per tensor input, rows the input's axes and columns the
+        output's, batch first (:mod:`alphanas.properties.mixing`). Rules are
+        written with :mod:`alphanas.ops.mixrules` and hold for concrete shapes;
+        every op defines one."""
+        raise NotImplementedError(f"op {self.name} has no mixing rule")
 
     # -- PyTorch --------------------------------------------------------------
     def torch_module(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> str | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alphanas.ops import arith
+from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, norm_dim, param, torch_dim
+from alphanas.properties import Matrix
 
 
 def broadcast(check: Check, op: str, shapes: Sequence[Shape]) -> Shape:
@@ -40,6 +41,9 @@ class Elementwise2(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(other_flops=(len(ins) - 1) * n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         # Per-sample shapes align at the last axis, but torch's batched tensors
@@ -87,6 +91,20 @@ class Concat(Op):
                     )
         return tuple(arith_sum([s[dim] for s in ins]) if i == dim else n for i, n in enumerate(ins[0]))
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        dim = norm_dim(a.dim, len(out))
+        result = []
+        offset = 0
+        for x in ins:
+
+            def index(o: tuple[int, ...], x: Shape = x, offset: int = offset) -> tuple[int, ...] | None:
+                v = o[dim] - offset
+                return (*o[:dim], v, *o[dim + 1 :]) if 0 <= v < x[dim] else None
+
+            result.append(mixrules.pointwise(x, out, index))
+            offset += x[dim]
+        return tuple(result)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         # cat_batch, not torch.cat: an input may be a learned tensor (`param`)
         # with batch size 1, such as ViT's class token
@@ -112,6 +130,9 @@ class Identity(Op):
     def cost(self, ins, a, out) -> Cost:
         return Cost()
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         return xs[0]
 
@@ -129,6 +150,9 @@ class Dropout(Op):
 
     def cost(self, ins, a, out) -> Cost:
         return Cost()
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)  # the identity in evaluation
 
     def torch_module(self, ins, a, out) -> str:
         return f"nn.Dropout(p={a.p!r})"
@@ -152,6 +176,9 @@ class Flatten(Op):
         check.require(start <= end, f"flatten: start={a.start} comes after end={a.end}")
         return (*x[:start], arith.prod(x[start : end + 1]), *x[end + 1 :])
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return (mixrules.regroup(ins[0], out),)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         rank = len(ins[0])
         return f"torch.flatten({xs[0]}, {torch_dim(norm_dim(a.start, rank))}, {torch_dim(norm_dim(a.end, rank))})"
@@ -173,8 +200,23 @@ class Reshape(Op):
         )
         return tuple(a.shape)
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return (mixrules.regroup(ins[0], out),)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         return f"{xs[0]}.reshape({xs[0]}.shape[0], {', '.join(map(str, a.shape))})"
+
+
+def permuted(x: Shape, out: Shape, dims: Sequence[int]) -> Matrix:
+    """Mixing of a permutation: output axis ``k`` is input axis ``dims[k]``."""
+
+    def index(o: tuple[int, ...]) -> list[int]:
+        at = [0] * len(x)
+        for k, d in enumerate(dims):
+            at[d] = o[k]
+        return at
+
+    return mixrules.pointwise(x, out, index)
 
 
 def _axis(check: Check, op: str, d: int, rank: int, what: str = "axis") -> int:
@@ -203,6 +245,10 @@ class Permute(Op):
         )
         return tuple(x[d] for d in dims)
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        return (permuted(x, out, [norm_dim(d, len(x)) for d in a.dims]),)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         dims = [torch_dim(norm_dim(d, len(ins[0]))) for d in a.dims]
         return f"{xs[0]}.permute(0, {', '.join(map(str, dims))})"
@@ -223,6 +269,13 @@ class Transpose(Op):
         out = list(x)
         out[i], out[j] = x[j], x[i]
         return tuple(out)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        dims = list(range(len(x)))
+        i, j = norm_dim(a.a, len(x)), norm_dim(a.b, len(x))
+        dims[i], dims[j] = j, i
+        return (permuted(x, out, dims),)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         rank = len(ins[0])
@@ -266,6 +319,16 @@ class Slice(Op):
         )
         return tuple(length if i == dim else s for i, s in enumerate(x))
 
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        (x,) = ins
+        dim = norm_dim(a.dim, len(x))
+        start = _slice_bound(a.start, x[dim])
+
+        def index(o: tuple[int, ...]) -> tuple[int, ...]:
+            return (*o[:dim], start + o[dim] * a.step, *o[dim + 1 :])
+
+        return (mixrules.pointwise(x, out, index),)
+
     def torch_call(self, xs, m, ins, a, out) -> str:
         leading = ":, " * torch_dim(norm_dim(a.dim, len(ins[0])))
         step = f":{a.step}" if a.step != 1 else ""
@@ -284,6 +347,9 @@ class Scale(Op):
     def cost(self, ins, a, out) -> Cost:
         n = arith.prod(out)
         return Cost(other_flops=n, activations=n)
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)
 
     def torch_call(self, xs, m, ins, a, out) -> str:
         return f"({xs[0]} * {a.factor!r})"
@@ -306,6 +372,9 @@ class StochasticDepth(Op):
 
     def cost(self, ins, a, out) -> Cost:
         return Cost()  # the identity at inference, like dropout
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return mixrules.elementwise(ins, out)  # the identity in evaluation
 
     def torch_module(self, ins, a, out) -> str:
         return f'StochasticDepth({a.p!r}, "{a.mode}")'
