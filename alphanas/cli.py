@@ -140,6 +140,51 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_properties(args: argparse.Namespace) -> int:
+    from alphanas import analyze
+    from alphanas.properties import api
+    from alphanas.regions import instances_of
+
+    program = load_program(args.program)
+    graph_name = args.block or program.model.name
+    graph = api.graph_of(program, graph_name)
+    region = api.parse_region(graph, args.region)
+    root = analyze(program)
+    instances = instances_of(program, graph_name, root)
+    if not instances:
+        raise ProgramError(f"block {graph_name} is never called by model {program.model.name}",
+                           hint="a block's properties depend on the shapes of a call")
+    whole = args.region is None
+    results = []
+    for inst in instances:
+        props = api.whole_graph_properties(program, inst) if whole else api.region_properties(
+            program, graph_name, region, inst)
+        results.append((inst, props))
+    if args.json:
+        out = {
+            "program": program.model.name,
+            "graph": graph_name,
+            "kind": "block" if args.block and graph_name != program.model.name else "model",
+            "instances": [
+                {"bindings": dict(inst.bindings),
+                 "input_shapes": [list(inst.shapes[i]) for i in inst.graph.input_ids],
+                 **api.to_json(props)}
+                for inst, props in results
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    for k, (inst, props) in enumerate(results):
+        if len(results) > 1:
+            if k:
+                print()
+            bindings = ", ".join(f"{name}={v}" for name, v in inst.bindings.items()) or "-"
+            shapes = ", ".join("[" + ", ".join(map(str, inst.shapes[i])) + "]" for i in inst.graph.input_ids)
+            print(f"== instance {k + 1} of {len(results)}: {graph_name}({bindings}), inputs {shapes}")
+        print(api.render(props))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from alphanas.bench import run_benchmark
 
@@ -184,6 +229,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("zoo", help="list the seed models (use them as zoo:NAME)")
     p.set_defaults(run=cmd_zoo)
+
+    p = sub.add_parser("properties", help="shapes, depth, mixing and resources of a graph or region")
+    p.add_argument("program", help="a .arch file, or zoo:NAME")
+    p.add_argument("--block", metavar="NAME", help="a block (every distinct instance); default: the model body")
+    p.add_argument("--region", metavar="OP..OP",
+                   help="statements FIRST..LAST (node ids or names), or ID,ID,...; default: the whole graph")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_properties)
 
     p = sub.add_parser("bench", help="run a benchmark (see `alphanas bench list`)")
     p.add_argument("name", help="benchmark name, or `list`")

@@ -20,11 +20,15 @@ from alphanas.regions import block_instances, instance_program
 
 
 def depths(text: str) -> dict[tuple[str, str], int]:
-    """The abstract depth, checked against the concrete one."""
+    """The abstract depth, checked against the concrete one, by labels."""
     program = parse(text)
     abstract = infer_depth(program)
     assert abstract == probe_depth(program)
-    return dict(abstract.items())
+    return labelled(abstract)
+
+
+def labelled(depth: Depth) -> dict[tuple[str, str], int]:
+    return {depth.label(pair): d for pair, d in depth.items()}
 
 
 def model(body: str, inputs: str = "x: [4, 8, 8]", blocks: str = "") -> str:
@@ -167,8 +171,8 @@ def test_abstract_equals_concrete_on_every_zoo_model_and_block_instance() -> Non
 
 def test_known_zoo_depths() -> None:
     # resnet18: stem L N (maxpool N), 8 basic blocks of L N L N, then pool/flatten/dense L
-    assert dict(infer_depth(_small("resnet18")).items()) == {("x", "out"): 2 + 8 * 4 + 1}
-    assert dict(infer_depth(_small("resnet50")).items()) == {("x", "out"): 99}
+    assert dict(infer_depth(_small("resnet18")).items()) == {(0, 0): 2 + 8 * 4 + 1}
+    assert dict(infer_depth(_small("resnet50")).items()) == {(0, 0): 99}
 
 
 @pytest.mark.parametrize("name", ["resnet50", "vit_small"])
@@ -191,7 +195,8 @@ def test_deep_nesting_and_wide_joins_stay_linear() -> None:
     d = infer_depth(program)
     assert time.perf_counter() - start < 0.5
     # each unit: conv L, relu N, add L; consecutive units merge at the add/conv junction
-    assert dict(d.items()) == {("x", program.model.output): 1 + 400 * 2}
+    assert dict(d.items()) == {(0, 0): 1 + 400 * 2}
+    assert d.label((0, 0)) == ("x", program.model.output)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -290,30 +295,30 @@ def test_the_reference_refuses_what_it_does_not_know() -> None:
 
 
 def test_satisfies_is_a_lower_bound_and_distance_is_zero_iff_satisfied() -> None:
-    target = Depth({("x", "out"): 4, ("y", "out"): 0})
-    assert satisfies(Depth({("x", "out"): 4, ("y", "out"): 2}), target)
-    assert satisfies(Depth({("x", "out"): 9}), target)  # a missing pair is depth 0
-    assert not satisfies(Depth({("x", "out"): 3, ("y", "out"): 0}), target)
-    assert distance(Depth({("x", "out"): 3, ("y", "out"): 0}), target) == pytest.approx(0.25 / 2)
-    assert distance(Depth({("y", "out"): 5}), target) == pytest.approx(1 / 2)
+    target = Depth({(0, 0): 4, (1, 0): 0})
+    assert satisfies(Depth({(0, 0): 4, (1, 0): 2}), target)
+    assert satisfies(Depth({(0, 0): 9}), target)  # a missing pair is depth 0
+    assert not satisfies(Depth({(0, 0): 3, (1, 0): 0}), target)
+    assert distance(Depth({(0, 0): 3, (1, 0): 0}), target) == pytest.approx(0.25 / 2)
+    assert distance(Depth({(1, 0): 5}), target) == pytest.approx(1 / 2)
     assert distance(Depth({}), Depth({})) == 0.0
 
 
 @given(
-    st.dictionaries(st.sampled_from(["x", "y", "z"]), st.integers(0, 6)),
-    st.dictionaries(st.sampled_from(["x", "y", "z"]), st.integers(0, 6), min_size=1),
+    st.dictionaries(st.sampled_from([0, 1, 2]), st.integers(0, 6)),
+    st.dictionaries(st.sampled_from([0, 1, 2]), st.integers(0, 6), min_size=1),
 )
 def test_distance_zero_iff_satisfies(cand: dict, target: dict) -> None:
-    c = Depth({(k, "out"): v for k, v in cand.items()})
-    t = Depth({(k, "out"): v for k, v in target.items()})
+    c = Depth({(k, 0): v for k, v in cand.items()})
+    t = Depth({(k, 0): v for k, v in target.items()})
     d = distance(c, t)
     assert 0.0 <= d <= 1.0
     assert (d == 0.0) == satisfies(c, t)
 
 
-@given(st.dictionaries(st.sampled_from(["x", "y", "z"]), st.integers(0, 6), min_size=1), st.integers(0, 10**6))
+@given(st.dictionaries(st.sampled_from([0, 1, 2]), st.integers(0, 6), min_size=1), st.integers(0, 10**6))
 def test_mutate_stays_non_negative_moves_by_at_most_delta_and_is_reproducible(values: dict, seed: int) -> None:
-    target = Depth({(k, "out"): v for k, v in values.items()})
+    target = Depth({(k, 0): v for k, v in values.items()})
     a = mutate(target, random.Random(seed))
     assert a == mutate(target, random.Random(seed))
     assert set(a) == set(target)
@@ -326,13 +331,36 @@ def test_mutate_stays_non_negative_moves_by_at_most_delta_and_is_reproducible(va
 
 
 def test_mutate_reaches_every_step() -> None:
-    target = Depth({("x", "out"): 5})
-    seen = {mutate(target, random.Random(s))[("x", "out")] for s in range(200)}
+    target = Depth({(0, 0): 5})
+    seen = {mutate(target, random.Random(s))[(0, 0)] for s in range(200)}
     assert seen == {3, 4, 6, 7}
-    seen = {mutate(target, random.Random(s), delta_max=1)[("x", "out")] for s in range(50)}
+    seen = {mutate(target, random.Random(s), delta_max=1)[(0, 0)] for s in range(50)}
     assert seen == {4, 6}
 
 
 def test_render() -> None:
-    assert render_depth(Depth({("x", "out"): 3, ("a", "out"): 1})) == "a -> out: 1\nx -> out: 3"
+    d = Depth({(1, 0): 3, (0, 0): 1}, (("a", "x"), ("out",)))
+    assert render_depth(d) == "a -> out: 1\nx -> out: 3"
+    assert render_depth(Depth({(0, 0): 2})) == "in0 -> out0: 2"
     assert "no input" in render_depth(Depth({}))
+
+
+def test_pairs_are_positional() -> None:
+    """Value ids do not matter: a region and its replacement (other ids)
+    compare pair by pair; labels are for display only."""
+    a = infer_depth(parse(model("  return relu(conv2d(x, 4))", inputs="x: [4, 8, 8], y: [4, 8, 8]")))
+    b = infer_depth(parse(model("  return relu(conv2d(p, 4))", inputs="p: [4, 8, 8], q: [4, 8, 8]")))
+    assert a == b and hash(a) == hash(b) and dict(a.items()) == {(0, 0): 2}
+    assert a.labels != b.labels and a.label((0, 0))[0] == "x" and b.label((0, 0))[0] == "p"
+    assert satisfies(b, a) and distance(b, a) == 0
+    assert mutate(a, random.Random(0)).labels == a.labels
+
+
+def test_combine_numbers_outputs() -> None:
+    from alphanas.properties.depth import combine
+
+    one = Depth({(0, 0): 2}, (("x",), ("u",)))
+    two = Depth({(0, 0): 1, (1, 0): 3}, (("x", "y"), ("v",)))
+    both = combine([one, two])
+    assert dict(both.items()) == {(0, 0): 2, (0, 1): 1, (1, 1): 3}
+    assert both.labels == (("x", "y"), ("u", "v"))

@@ -46,7 +46,7 @@ def _program(inputs: str, body: str, blocks: str = "") -> alphanas.Program:
 
 
 def _only(m: Mixing, name: str = "x") -> Matrix:
-    (pair,) = [p for p in m if p[0] == name]
+    (pair,) = [p for p in m if m.label(p)[0] == name]
     return m[pair]
 
 
@@ -251,6 +251,13 @@ AGREE = [
     # pre-norm encoder: attention already mixes everything of a sample
     ("vit encoder", ENCODER, "x: [5, 8]", "encoder(x, 8, 2, 12)", M("1..", "AAA", "AAA")),
     # expand 1x1, depthwise 3x3, project 1x1, plus the input
+    # squeeze-excite: the gate of channel c reads all of x's sample and is
+    # broadcast over height and width, so every output reads everything of
+    # its sample. Composed, the gate's [C, 1, 1] reshape reaches the output's
+    # height and width from size-1 axes only; what keeps the entries ALL is
+    # that height and width feed the centre whole (the batch column), which
+    # `close` propagates along the row.
+    ("squeeze-excite", SE, "x: [4, 5, 5]", "se(x, 4, 2)", M("1...", "AAAA", "AAAA", "AAAA")),
     ("inverted residual", INVERTED, "x: [2, 7, 7]", "inverted_residual(x, 2, t=3)",
      M("1...", "AAAA", "..m.", "...m")),
 ]
@@ -272,15 +279,6 @@ DIFFER = [
     # composition of two MANY windows stays MANY on the diagonal only.
     ("two 3x3 convs", "", "x: [2, 5, 5]", "conv2d(conv2d(x, 2, k=3, p=1), 2, k=3, p=1)",
      M("1...", "AAAA", "..m.", "...m"), M("1...", "AAAA", "AAAA", "AAAA"), "concrete"),
-    # Squeeze-excite: the gate of channel c reads all of x's sample, and it is
-    # broadcast over height and width, so every output reads everything of
-    # its sample (concrete ALL). Composed, the gate's [C, 1, 1] reshape feeds
-    # the output's height and width from size-1 axes that no axis of x
-    # reaches (the reshape's features→height entry is NONE: a line along a
-    # size-1 axis is the centre alone), so only the identity branch (ONE on
-    # the diagonal) and the channel column show.
-    ("squeeze-excite", SE, "x: [4, 5, 5]", "se(x, 4, 2)",
-     M("1...", "AA..", "AA1.", "AA.1"), M("1...", "AAAA", "AAAA", "AAAA"), "concrete"),
     # ViT's class-token read-out without the encoder: the output is the
     # class token alone (a `param`), so it does not depend on the image
     # (concrete NONE everywhere, even batch→batch). Matrices track axes, not
@@ -308,7 +306,9 @@ def test_composite_differs_as_documented(case) -> None:
 
 
 def _mixing(**pairs: Matrix) -> Mixing:
-    return Mixing.of({(k, "out"): m for k, m in pairs.items()})
+    """Pairs by input position: x is input 0, y input 1."""
+    index = {"x": 0, "y": 1}
+    return Mixing.of({(index[k], 0): m for k, m in pairs.items()}, (("x", "y"), ("out",)))
 
 
 def test_compose_takes_the_strongest_complete_path() -> None:
@@ -347,6 +347,27 @@ def test_mutate_relaxes() -> None:
     assert len(mutate(target, rng, drop=1.0)) == 0
 
 
+def test_pairs_are_positional() -> None:
+    """Value ids do not matter: a region and its replacement (other ids)
+    compare pair by pair; labels are for display only."""
+    a = infer_mixing(_program("x: [4, 5, 5], y: [4, 5, 5]", "return add(conv2d(x, 4, k=3, p=1), y)"))
+    b = infer_mixing(_program("p: [4, 5, 5], q: [4, 5, 5]", "return add(conv2d(p, 4, k=3, p=1), q)"))
+    assert a == b and list(a) == [(0, 0), (1, 0)]
+    assert a.label((1, 0))[0] == "y" and b.label((1, 0))[0] == "q"
+    assert satisfies(b, a) and mutate(a, random.Random(0)).labels == a.labels
+
+
+def test_combine_numbers_outputs() -> None:
+    from alphanas.properties.mixing import combine
+
+    u = Mixing.of({(0, 0): M("1.", ".1")}, (("x",), ("u",)))
+    v = Mixing.of({(0, 0): M("1.", ".A"), (1, 0): M("1.", "..")}, (("x", "y"), ("v",)))
+    both = combine([u, v])
+    assert list(both) == [(0, 0), (0, 1), (1, 1)]
+    assert both[(0, 1)] == M("1.", ".A") and both.labels == (("x", "y"), ("u", "v"))
+    assert both.label((1, 1)) == ("y", "v")
+
+
 def test_render_names_axes() -> None:
     program = _program("x: [5, 8]", "return dense(x, 4)")
     text = render(infer_mixing(program))
@@ -364,3 +385,31 @@ def test_zoo_classifiers_mix_everything(name: str) -> None:
     from alphanas import zoo
 
     assert _only(infer_mixing(zoo.load(name))) == M("1.", "AA", "AA", "AA")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    out=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_broadcast_closed_form_equals_the_line_walk(out, data) -> None:
+    """``mixrules.broadcast_matrix`` (closed form) equals ``from_deps`` over
+    ``broadcast_dep`` (the generic walk) on random broadcasts."""
+    from alphanas.ops import mixrules
+
+    rank = data.draw(st.integers(1, len(out)))
+    x = [data.draw(st.sampled_from([1, n])) for n in out[len(out) - rank :]]
+    whole = data.draw(st.lists(st.integers(0, rank - 1), unique=True, max_size=rank))
+    generic = mixrules.from_deps(x, out, mixrules.broadcast_dep(x, out, whole))
+    assert mixrules.broadcast_matrix(x, out, whole) == generic
+
+
+def test_close_fills_rows_read_whole_at_the_centre() -> None:
+    from alphanas.properties.mixing import close
+
+    assert close(M("1..", "A.1", ".1.")) == M("1..", "AAA", ".1.")
+    assert close(M("1.", ".m")) == M("1.", ".m")
+    # a class-token read-out: tokens feed the centre whole, the output's
+    # tokens axis has size 1 (the slice alone reaches it from token 0 only)
+    program = _program("x: [5, 8]", "return slice(attention(x, 2), 0, 0, 1)")
+    assert _only(infer_mixing(program)) == _only(probe_mixing(program)) == M("1..", "AAA", "AAA")

@@ -59,6 +59,17 @@ BENCHMARKS: dict[str, Benchmark] = {
             "torch.fx import of torchvision:resnet50 into a program (target <= 2 s)",
         ),
         Benchmark(
+            "properties",
+            "alphanas.bench.properties:run_properties",
+            "shapes, depth, mixing and resources of every block instance and the model body of resnet50 and "
+            "vit_small (target: total median <= 50 ms)",
+        ),
+        Benchmark(
+            "agreement",
+            "alphanas.bench.agreement:run_agreement",
+            "agreement of the abstract properties with the concrete reference",
+        ),
+        Benchmark(
             "torchvision",
             "alphanas.bench.torchvision_sweep:run_torchvision",
             "import every torchvision classifier and compare parameters and outputs with the original",

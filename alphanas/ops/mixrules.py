@@ -120,8 +120,34 @@ def broadcast_dep(x: Sequence[int], out: Sequence[int], whole: Sequence[int] = (
 
 def elementwise(ins: Sequence[Sequence[int]], out: Sequence[int], whole: Sequence[int] = ()) -> tuple[Matrix, ...]:
     """Elementwise ops (activations, normalisations in evaluation, add, mul
-    with broadcasting); ``whole`` names axes read entirely (softmax's)."""
-    return tuple(from_deps(x, out, broadcast_dep(x, out, whole)) for x in ins)
+    with broadcasting); ``whole`` names axes read entirely (softmax's).
+    Computed in closed form (:func:`broadcast_matrix`)."""
+    return tuple(broadcast_matrix(x, out, whole) for x in ins)
+
+
+def broadcast_matrix(x: Sequence[int], out: Sequence[int], whole: Sequence[int] = ()) -> Matrix:
+    """``from_deps(x, out, broadcast_dep(x, out, whole))`` without walking
+    the lines: the box is a product whose range along input axis ``i`` is
+    all of it (``i`` in ``whole`` or of size 1) or the one position of output
+    axis ``i + shift``. So along output axis ``j`` the line covers axis ``i``
+    iff ``i`` is read whole or ``j`` is its aligned axis (of the same size);
+    the centre reads all of a whole axis and one position of the others."""
+    if any(n < 1 for n in (*x, *out)):
+        return from_deps(x, out, broadcast_dep(x, out, whole))
+    shift = len(out) - len(x)
+    full = set(whole)
+    rank = len(out)
+    m = [[Level.NONE] * (rank + 1) for _ in range(len(x) + 1)]
+    m[0][0] = Level.ONE
+    for i, n in enumerate(x):
+        read_all = i in full or n == 1
+        count = n if read_all else 1
+        if read_all:
+            m[i + 1][0] = Level.ALL
+        for j in range(rank):
+            if read_all or (j == i + shift and out[j] >= n):
+                m[i + 1][j + 1] = level(count, n)
+    return tuple(tuple(row) for row in m)
 
 
 def unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:

@@ -206,19 +206,19 @@ def _longest(gm: fx.GraphModule, kinds: dict[fx.Node, str], start: fx.Node) -> i
 
 
 def probe_depth(program: Program, module: nn.Module | None = None) -> Depth:
-    """The depth of every (input, output) pair, from the traced torch module."""
+    """The depth of every (input index, output index) pair, from the traced torch module."""
     gm = trace(module if module is not None else build(program))
     kinds = classify(gm)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     ids = [i.id for i in program.model.inputs]
     assert len(placeholders) == len(ids), (placeholders, ids)
     out = program.model.output
-    values: dict[tuple[str, str], int] = {}
-    for i, p in zip(ids, placeholders):
+    values: dict[tuple[int, int], int] = {}
+    for k, p in enumerate(placeholders):
         d = _longest(gm, kinds, p)
         if d is not None:
-            values[(i, out)] = d
-    return Depth(values)
+            values[(k, 0)] = d
+    return Depth(values, (tuple(ids), (out,)))
 
 
 __all__ = ["UnknownNode", "classify", "probe_depth", "trace"]

@@ -23,7 +23,7 @@ against, a path search over the traced torch module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,14 +38,23 @@ _KIND = {"neutral": NONE, "linear": LINEAR, "nonlinear": NONLINEAR}
 #: (first run kind, last run kind) -> the largest run count of the paths so
 #: far with those kinds; (NONE, NONE) is the all-neutral path (count 0)
 States = dict[tuple[int, int], int]
-Pair = tuple[str, str]
+#: (input index, output index): positions, not value ids, so that a region and
+#: its replacement (synthesized code with other value ids) compare pair by pair
+Pair = tuple[int, int]
+#: display names: the inputs' value ids in order, the outputs' in order
+Labels = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Depth:
-    """Per (input id, output id) pair, the largest number of alternations."""
+    """Per (input index, output index) pair, the largest number of
+    alternations. The input index is the position among the program's model
+    inputs (a region's inputs, in order), the output index the position
+    among its outputs (0 for a single-output program; see :func:`combine`).
+    ``labels`` keeps the value ids for display; it takes no part in equality."""
 
     values: Mapping[Pair, int] = field(default_factory=dict)
+    labels: Labels = field(default=((), ()), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", dict(sorted(self.values.items())))
@@ -73,6 +82,36 @@ class Depth:
 
     def __str__(self) -> str:
         return render(self)
+
+    def label(self, pair: Pair) -> tuple[str, str]:
+        """The display names of a pair (``in0``/``out0`` when unlabelled)."""
+        return pair_label(self.labels, pair)
+
+
+def pair_label(labels: Labels, pair: Pair) -> tuple[str, str]:
+    ins, outs = labels
+    i, o = pair
+    return (ins[i] if i < len(ins) else f"in{i}", outs[o] if o < len(outs) else f"out{o}")
+
+
+def combine(parts: Sequence[Depth], inputs: Sequence[str] | None = None) -> Depth:
+    """One property from per-output ones (a region with several outputs,
+    extracted as one program per output): part ``k``'s pairs become output
+    ``k``'s. With ``inputs`` (the region's inputs, in order), each part's
+    input index is remapped through its labels to the position in
+    ``inputs`` (an extracted program keeps only the inputs its output
+    reads); without, the parts must share their inputs."""
+    result: dict[Pair, int] = {}
+    ins: tuple[str, ...] = tuple(inputs) if inputs is not None else ()
+    outs: list[str] = []
+    for k, part in enumerate(parts):
+        for pair, d in part.items():
+            i = pair[0] if inputs is None else ins.index(part.label(pair)[0])
+            result[(i, k)] = d
+        if inputs is None and len(part.labels[0]) > len(ins):
+            ins = part.labels[0]
+        outs.append(part.labels[1][0] if part.labels[1] else f"out{k}")
+    return Depth(result, (ins, tuple(outs)))
 
 
 # -- abstract inference ------------------------------------------------------------
@@ -161,8 +200,12 @@ def summarize(inst: Instance, memo: dict[int, dict[str, States]] | None = None) 
 
 def instance_depth(inst: Instance) -> Depth:
     """The depth of an analysed graph (the model's, or a block instance's)."""
-    out = inst.graph.output
-    return Depth({(i, out): max(states.values()) for i, states in summarize(inst).items()})
+    g = inst.graph
+    index = {i: k for k, i in enumerate(g.input_ids)}
+    return Depth(
+        {(index[i], 0): max(states.values()) for i, states in summarize(inst).items()},
+        (tuple(g.input_ids), (g.output,)),
+    )
 
 
 def infer_depth(program: Program, instance: Instance | None = None) -> Depth:
@@ -205,11 +248,11 @@ def mutate(target: Depth, rng: Any, delta_max: int = 2, p: float = 1.0) -> Depth
         if rng.random() < p:
             t = max(0, t + rng.choice(steps))
         values[pair] = t
-    return Depth(values)
+    return Depth(values, target.labels)
 
 
 def render(depth: Depth) -> str:
-    """One line per pair: ``x -> out: 3``."""
+    """One line per pair, by position, with the labels: ``x -> out: 3``."""
     if not len(depth):
         return "(no input reaches the output)"
-    return "\n".join(f"{i} -> {o}: {d}" for (i, o), d in depth.items())
+    return "\n".join("{} -> {}: {}".format(*depth.label(pair), d) for pair, d in depth.items())

@@ -13,10 +13,11 @@ under-approximation of a whole program's concrete mixing:
 
 - windows that grow along a chain are not tracked: two k=3 convs on a
   5-wide axis read all of it (concrete ALL), composed they stay MANY;
-- a size-1 axis forgets where its one position came from: squeeze-excite's
-  gate, reshaped to [C, 1, 1] and broadcast over height and width, reads all
-  of the height concretely, but the composed path reaches the output's height
-  only through the identity branch (ONE);
+- (fixed by :func:`close`) a size-1 axis forgot where its one position came
+  from: squeeze-excite's gate, reshaped to [C, 1, 1] and broadcast over
+  height and width, reads all of the height, but the composed path reached
+  the output's height only through the identity branch (ONE); now an axis
+  that feeds the centre whole (ALL in the batch column) is ALL in its row;
 - positions are not tracked, only axes: slicing out the class token that a
   concat put in front of the patch tokens leaves an output that does not
   depend on the image at all (concrete NONE), while the composed matrix still
@@ -29,31 +30,41 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alphanas import ops
 from alphanas.analysis import Instance, analyze
 from alphanas.ir import Program
 from alphanas.properties import Level, Matrix, axis_names
 
-Pair = tuple[str, str]  #: (input id, output id)
+#: (input index, output index): positions among the program's model inputs
+#: (a region's inputs, in order) and its outputs (0 for one output), not value
+#: ids, so that a region and its synthesized replacement compare pair by pair
+Pair = tuple[int, int]
+#: display names: the inputs' value ids in order, the outputs' in order
+Labels = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Mixing:
-    """One mixing matrix per (input id, output id) pair."""
+    """One mixing matrix per (input index, output index) pair; ``labels``
+    keeps the value ids for display and takes no part in equality."""
 
     pairs: tuple[tuple[Pair, Matrix], ...]
+    labels: Labels = field(default=((), ()), compare=False)
 
     @staticmethod
-    def of(pairs: Mapping[Pair, Matrix]) -> Mixing:
-        return Mixing(tuple(sorted((k, _freeze(m)) for k, m in pairs.items())))
+    def of(pairs: Mapping[Pair, Matrix], labels: Labels = ((), ())) -> Mixing:
+        return Mixing(tuple(sorted((k, _freeze(m)) for k, m in pairs.items())), labels)
 
     def __getitem__(self, pair: Pair) -> Matrix:
         return dict(self.pairs)[pair]
 
     def __contains__(self, pair: object) -> bool:
         return pair in dict(self.pairs)
+
+    def get(self, pair: Pair, default: Matrix | None = None) -> Matrix | None:
+        return dict(self.pairs).get(pair, default)
 
     def __iter__(self) -> Iterator[Pair]:
         return iter(k for k, _ in self.pairs)
@@ -69,6 +80,32 @@ class Mixing:
         m = self[pair]
         return axis_names(len(m) - 1), axis_names(len(m[0]) - 1)
 
+    def label(self, pair: Pair) -> tuple[str, str]:
+        """The display names of a pair (``in0``/``out0`` when unlabelled)."""
+        ins, outs = self.labels
+        i, o = pair
+        return (ins[i] if i < len(ins) else f"in{i}", outs[o] if o < len(outs) else f"out{o}")
+
+
+def combine(parts: Sequence[Mixing], inputs: Sequence[str] | None = None) -> Mixing:
+    """One property from per-output ones (a region with several outputs,
+    extracted as one program per output): part ``k``'s pairs become output
+    ``k``'s. With ``inputs`` (the region's inputs, in order), each part's
+    input index is remapped through its labels to the position in
+    ``inputs`` (an extracted program keeps only the inputs its output
+    reads); without, the parts must share their inputs."""
+    result: dict[Pair, Matrix] = {}
+    ins: tuple[str, ...] = tuple(inputs) if inputs is not None else ()
+    outs: list[str] = []
+    for k, part in enumerate(parts):
+        for pair, m in part.items():
+            i = pair[0] if inputs is None else ins.index(part.label(pair)[0])
+            result[(i, k)] = m
+        if inputs is None and len(part.labels[0]) > len(ins):
+            ins = part.labels[0]
+        outs.append(part.labels[1][0] if part.labels[1] else f"out{k}")
+    return Mixing.of(result, (ins, tuple(outs)))
+
 
 def _freeze(m: Sequence[Sequence[int]]) -> Matrix:
     return tuple(tuple(Level(v) for v in row) for row in m)
@@ -82,7 +119,21 @@ def identity(rank: int) -> Matrix:
 def compose(p: Matrix, q: Matrix) -> Matrix:
     """``p`` (a × m) then ``q`` (m × b): an entry is the strongest path through
     an intermediate axis, a path being as strong as its strongest step and
-    absent if a step is."""
+    absent if a step is; then :func:`close`."""
+    return close(_paths(p, q))
+
+
+def close(m: Matrix) -> Matrix:
+    """An input axis whose every position feeds the centre (ALL in the batch
+    column) is read whole by every line through the centre: its whole row
+    is ALL. Every op's exact matrix has this form already; composition can
+    lose it (a size-1 output axis reached only through the batch column)."""
+    if not any(row[0] == Level.ALL for row in m[1:]):
+        return m
+    return (m[0], *(tuple(Level.ALL for _ in row) if row[0] == Level.ALL else row for row in m[1:]))
+
+
+def _paths(p: Matrix, q: Matrix) -> Matrix:
     return tuple(
         tuple(
             max(
@@ -99,6 +150,44 @@ def join(p: Matrix, q: Matrix) -> Matrix:
     return tuple(tuple(max(a, b) for a, b in zip(rp, rq)) for rp, rq in zip(p, q))
 
 
+def _hashable(v: object) -> object:
+    if isinstance(v, (list, tuple)):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+#: op applications' matrices, by (op, attributes, input shapes, output shape)
+_OP_CACHE: dict[tuple, tuple[Matrix, ...]] = {}
+_OP_CACHE_SIZE = 16384
+
+
+def op_mixing(name: str, attrs: Mapping[str, object], ins: Sequence[Sequence[int]], out: Sequence[int]) -> tuple[Matrix, ...]:
+    """``Op.mixing`` of one op application, memoised by (op, attributes,
+    shapes): a network repeats the same few applications many times."""
+    try:
+        key: tuple | None = (
+            name,
+            tuple(sorted((k, _hashable(v)) for k, v in attrs.items())),
+            tuple(map(tuple, ins)),
+            tuple(out),
+        )
+        hit = _OP_CACHE.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable attribute value
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    op = ops.lookup(name)
+    assert op is not None, name
+    result = tuple(_freeze(m) for m in op.mixing(ins, attrs, out))  # type: ignore[arg-type]
+    if key is not None:
+        if len(_OP_CACHE) >= _OP_CACHE_SIZE:
+            _OP_CACHE.clear()
+        _OP_CACHE[key] = result
+    return result
+
+
 def _body(inst: Instance, memo: dict[int, tuple[dict[str, Matrix], ...]]) -> dict[str, dict[str, Matrix]]:
     """For every value of the instance, its matrix from each graph input that
     reaches it (value id -> input id -> matrix)."""
@@ -110,9 +199,7 @@ def _body(inst: Instance, memo: dict[int, tuple[dict[str, Matrix], ...]]) -> dic
         if n.id in inst.calls:
             transfers = _transfers(inst.calls[n.id], memo)
         else:
-            op = ops.lookup(n.op)
-            assert op is not None
-            transfers = tuple(op.mixing(ins, inst.attrs[n.id], out))
+            transfers = op_mixing(n.op, inst.attrs[n.id], ins, out)
         value: dict[str, Matrix] = {}
         for src, t in zip(n.inputs, transfers):
             for root, m in carried[src].items():
@@ -144,11 +231,10 @@ def infer_mixing(program: Program, instance: Instance | None = None) -> Mixing:
     inst = instance or analyze(program)
     out = _body(inst, {})[inst.graph.output]
     rank = len(inst.output_shape)
+    g = inst.graph
     return Mixing.of(
-        {
-            (i.id, inst.graph.output): out.get(i.id, _none(len(inst.shapes[i.id]), rank))
-            for i in inst.graph.inputs
-        }
+        {(k, 0): out.get(i.id, _none(len(inst.shapes[i.id]), rank)) for k, i in enumerate(g.inputs)},
+        (tuple(g.input_ids), (g.output,)),
     )
 
 
@@ -195,16 +281,17 @@ def mutate(target: Mixing, rng: random.Random, p: float = 0.2, drop: float = 0.0
         result[pair] = tuple(
             tuple(Level.NONE if v and rng.random() < p else v for v in row) for row in m
         )
-    return Mixing.of(result)
+    return Mixing.of(result, target.labels)
 
 
 def render(m: Mixing) -> str:
-    """A text table per pair: input axes down, output axes across."""
+    """A text table per pair (by position, named by the labels): input axes
+    down, output axes across."""
     blocks = []
     for pair, matrix in m.items():
         rows, cols = m.axes(pair)
         width = max(len(s) for s in (*rows, *cols, "many"))
-        lines = [f"{pair[0]} -> {pair[1]}", " " * width + "".join(f"  {c:>{width}}" for c in cols)]
+        lines = ["{} -> {}".format(*m.label(pair)), " " * width + "".join(f"  {c:>{width}}" for c in cols)]
         for name, row in zip(rows, matrix):
             lines.append(f"{name:<{width}}" + "".join(f"  {v!s:>{width}}" for v in row))
         blocks.append("\n".join(lines))
