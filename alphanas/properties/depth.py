@@ -30,6 +30,7 @@ from typing import Any
 from alphanas import ops
 from alphanas.analysis import Instance, analyze
 from alphanas.ir import Program
+from alphanas.properties.pairs import Labels, Pair, combined, pair_label
 
 #: run kinds: no run yet (neutral ops only), a linear run, a nonlinear run
 NONE, LINEAR, NONLINEAR = 0, 1, 2
@@ -38,11 +39,6 @@ _KIND = {"neutral": NONE, "linear": LINEAR, "nonlinear": NONLINEAR}
 #: (first run kind, last run kind) -> the largest run count of the paths so
 #: far with those kinds; (NONE, NONE) is the all-neutral path (count 0)
 States = dict[tuple[int, int], int]
-#: (input index, output index): positions, not value ids, so that a region and
-#: its replacement (synthesized code with other value ids) compare pair by pair
-Pair = tuple[int, int]
-#: display names: the inputs' value ids in order, the outputs' in order
-Labels = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -88,30 +84,10 @@ class Depth:
         return pair_label(self.labels, pair)
 
 
-def pair_label(labels: Labels, pair: Pair) -> tuple[str, str]:
-    ins, outs = labels
-    i, o = pair
-    return (ins[i] if i < len(ins) else f"in{i}", outs[o] if o < len(outs) else f"out{o}")
-
 
 def combine(parts: Sequence[Depth], inputs: Sequence[str] | None = None) -> Depth:
-    """One property from per-output ones (a region with several outputs,
-    extracted as one program per output): part ``k``'s pairs become output
-    ``k``'s. With ``inputs`` (the region's inputs, in order), each part's
-    input index is remapped through its labels to the position in
-    ``inputs`` (an extracted program keeps only the inputs its output
-    reads); without, the parts must share their inputs."""
-    result: dict[Pair, int] = {}
-    ins: tuple[str, ...] = tuple(inputs) if inputs is not None else ()
-    outs: list[str] = []
-    for k, part in enumerate(parts):
-        for pair, d in part.items():
-            i = pair[0] if inputs is None else ins.index(part.label(pair)[0])
-            result[(i, k)] = d
-        if inputs is None and len(part.labels[0]) > len(ins):
-            ins = part.labels[0]
-        outs.append(part.labels[1][0] if part.labels[1] else f"out{k}")
-    return Depth(result, (ins, tuple(outs)))
+    """One property from per-output ones: see :func:`alphanas.properties.pairs.combine_pairs`."""
+    return combined(Depth, parts, inputs)
 
 
 # -- abstract inference ------------------------------------------------------------

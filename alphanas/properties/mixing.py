@@ -36,13 +36,7 @@ from alphanas import ops
 from alphanas.analysis import Instance, analyze
 from alphanas.ir import Program
 from alphanas.properties import Level, Matrix, axis_names
-
-#: (input index, output index): positions among the program's model inputs
-#: (a region's inputs, in order) and its outputs (0 for one output), not value
-#: ids, so that a region and its synthesized replacement compare pair by pair
-Pair = tuple[int, int]
-#: display names: the inputs' value ids in order, the outputs' in order
-Labels = tuple[tuple[str, ...], tuple[str, ...]]
+from alphanas.properties.pairs import Labels, Pair, combined, pair_label
 
 
 @dataclass(frozen=True)
@@ -82,29 +76,12 @@ class Mixing:
 
     def label(self, pair: Pair) -> tuple[str, str]:
         """The display names of a pair (``in0``/``out0`` when unlabelled)."""
-        ins, outs = self.labels
-        i, o = pair
-        return (ins[i] if i < len(ins) else f"in{i}", outs[o] if o < len(outs) else f"out{o}")
+        return pair_label(self.labels, pair)
 
 
 def combine(parts: Sequence[Mixing], inputs: Sequence[str] | None = None) -> Mixing:
-    """One property from per-output ones (a region with several outputs,
-    extracted as one program per output): part ``k``'s pairs become output
-    ``k``'s. With ``inputs`` (the region's inputs, in order), each part's
-    input index is remapped through its labels to the position in
-    ``inputs`` (an extracted program keeps only the inputs its output
-    reads); without, the parts must share their inputs."""
-    result: dict[Pair, Matrix] = {}
-    ins: tuple[str, ...] = tuple(inputs) if inputs is not None else ()
-    outs: list[str] = []
-    for k, part in enumerate(parts):
-        for pair, m in part.items():
-            i = pair[0] if inputs is None else ins.index(part.label(pair)[0])
-            result[(i, k)] = m
-        if inputs is None and len(part.labels[0]) > len(ins):
-            ins = part.labels[0]
-        outs.append(part.labels[1][0] if part.labels[1] else f"out{k}")
-    return Mixing.of(result, (ins, tuple(outs)))
+    """One property from per-output ones: see :func:`alphanas.properties.pairs.combine_pairs`."""
+    return combined(Mixing.of, parts, inputs)
 
 
 def _freeze(m: Sequence[Sequence[int]]) -> Matrix:
