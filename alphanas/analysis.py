@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from alphanas import ops
 from alphanas.errors import ShapeError
 from alphanas.ir import Graph, Node, Program, evaluate
 from alphanas.ops import CONCRETE, Attrs, Cost, OpError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Shape = tuple[int, ...]
 
@@ -53,6 +54,8 @@ class Instance:
         applications) with their op and arguments; each edge carries the
         shape that flows along it and the input port it enters."""
         if not self._dag:
+            import networkx as nx  # only here: it costs ~0.2 s at import time
+
             g = nx.MultiDiGraph(name=self.graph.name)
             for i in self.graph.inputs:
                 g.add_node(i.id, op="input", attrs={}, shape=self.shapes[i.id])

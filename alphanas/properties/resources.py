@@ -49,22 +49,12 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Resources:
-    """Per-sample resources of a region (ints, or Z3 expressions)."""
+class Resources(Cost):
+    """Per-sample resources of a region (ints, or Z3 expressions): the summed
+    :class:`~alphanas.ops.Cost` of its ops, and its peak live activation
+    memory in elements (see the module docstring)."""
 
-    params: Any = 0
-    #: convolution and matrix-multiply FLOPs (one multiply-add = 2)
-    matmul_flops: Any = 0
-    #: every other FLOP (bias, normalisation, activations, pooling, ...)
-    other_flops: Any = 0
-    #: output elements of all region nodes together
-    activations: Any = 0
-    #: peak live activation memory, in elements (see the module docstring)
     peak_memory: Any = 0
-
-    @property
-    def flops(self) -> Any:
-        return self.matmul_flops + self.other_flops
 
 
 def _graph(program: Program, name: str) -> Graph:
