@@ -185,6 +185,114 @@ def cmd_properties(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_search_result(result: Any) -> None:
+    names = [k for k in (result.front[0].metrics if result.front else {})]
+    print(f"run folder: {result.run_dir}")
+    print(f"stopped by {result.stopped} after {result.seconds:.1f} s: {result.children} children evaluated, "
+          f"{result.failed} evaluations failed, {result.variation_failed} children could not be made")
+    print(f"Pareto front: {len(result.front)} candidates, hypervolume {result.hypervolume:.4f} "
+          f"(pareto.csv, history.csv and run.sqlite in the run folder)")
+    for c in result.front[:20]:
+        metrics = ", ".join(f"{k}={c.metrics[k]:.6g}" for k in names if isinstance(c.metrics.get(k), int | float))
+        print(f"  #{c.id} (generation {c.generation}, {c.operator}): {metrics}")
+    if len(result.front) > 20:
+        print(f"  ... and {len(result.front) - 20} more in pareto.csv")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from alphanas.config import load_config
+    from alphanas.search import run_search
+
+    config = load_config(args.config)
+    if args.run_dir:
+        config = replace(config, run_dir=Path(args.run_dir).resolve())
+    _print_search_result(run_search(config, progress=not args.quiet))
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from alphanas.search import resume
+
+    _print_search_result(resume(args.run_dir, progress=not args.quiet))
+    return 0
+
+
+_LEVELS = {"none": 0, "-": 0, "one": 1, "many": 2, "all": 3}
+
+
+def _read_mixing(path: str, n_inputs: int) -> Any:
+    """Mixing targets from a JSON file: the output of ``alphanas properties
+    --json`` (its ``mixing`` list is used) or such a list alone."""
+    from alphanas.properties.mixing import Mixing
+
+    if not Path(path).exists():
+        raise ProgramError(f"no such file: {path}", hint="give a JSON file like the output of `alphanas properties --json`")
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ProgramError(f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}") from None
+    entries = data.get("mixing") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ProgramError(f"{path}: expected a list of mixing entries or an object with a 'mixing' list")
+    pairs = {}
+    for k, e in enumerate(entries):
+        try:
+            i = int(e.get("input_index", 0))
+            matrix = tuple(tuple(_LEVELS[str(v).lower()] for v in row) for row in e["matrix"])
+        except (KeyError, AttributeError, TypeError, ValueError) as err:
+            raise ProgramError(
+                f"{path}: mixing entry {k} is malformed ({err!r})",
+                hint='each entry needs "input_index" and "matrix" (rows of "none"/"one"/"many"/"all")',
+            ) from None
+        if not 0 <= i < n_inputs:
+            raise ProgramError(f"{path}: mixing entry {k} names input {i}, but there are {n_inputs} inputs")
+        pairs[(i, 0)] = matrix
+    return Mixing.of(pairs)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from alphanas.properties.depth import Depth
+    from alphanas.properties.mixing import Mixing
+    from synth import Budgets, Problem, synthesize
+    from synth.grammar import GrammarSpace
+
+    inputs = tuple(args.input)
+    depth = Depth({(i, 0): args.min_depth for i in range(len(inputs))}) if args.min_depth else Depth()
+    mixing = _read_mixing(args.mixing, len(inputs)) if args.mixing else Mixing.of({})
+    budgets = Budgets(params=args.max_params, flops=args.max_flops, memory=args.max_memory)
+    problem = Problem(inputs, tuple(args.output), depth, mixing, budgets)
+    if args.space:
+        if not args.rule:
+            raise ProgramError("--space needs --rule", hint="name the rule whose sentences are regions, e.g. --rule cell")
+        space = GrammarSpace.load(args.space, args.rule)
+    else:
+        space = None
+    result = synthesize(problem, space, seed=args.seed, time_limit=args.time_limit, max_ops=args.max_ops,
+                        objective=args.objective)
+    if args.json:
+        from alphanas.properties.api import to_json
+
+        if result.ok:
+            out = {"ok": True, "program": result.text, "structure": result.structure, "sizes": dict(result.sizes),
+                   "properties": to_json(result.properties), "stats": result.stats.as_dict()}
+        else:
+            out = {"ok": False, "proven": result.proven, "reasons": list(result.reasons), "stats": result.stats}
+        print(json.dumps(out, indent=2))
+    elif result.ok:
+        from alphanas.properties.api import render
+
+        sys.stdout.write(result.text)
+        print()
+        print(render(result.properties))
+        st = result.stats
+        print(f"\nsynthesized in {1e3 * st.seconds:.0f} ms: {st.structures} structures, {st.solver_calls} solver calls")
+    else:
+        print(result.render())
+    return 0 if result.ok else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from alphanas.bench import run_benchmark
 
@@ -237,6 +345,35 @@ def make_parser() -> argparse.ArgumentParser:
                    help="statements FIRST..LAST (node ids or names), or ID,ID,...; default: the whole graph")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_properties)
+
+    p = sub.add_parser("search", help="run an architecture search from a TOML config")
+    p.add_argument("config", help="the search configuration (.toml)")
+    p.add_argument("--run-dir", help="the run folder (overrides run_dir in the config)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("resume", help="continue a killed or finished search to its budget")
+    p.add_argument("run_dir", help="the run folder of a search")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_resume)
+
+    p = sub.add_parser("synth", help="synthesize a region from shapes, properties and budgets")
+    p.add_argument("--space", metavar="GRAMMAR", help="a space grammar (.lark); default: the core language")
+    p.add_argument("--rule", metavar="NONTERMINAL", help="the grammar rule whose sentences are regions")
+    p.add_argument("--input", type=_shape_arg, action="append", required=True,
+                   help="per-sample shape of an input, e.g. 64,32,32 (repeat for more inputs)")
+    p.add_argument("--output", type=_shape_arg, required=True, help="per-sample shape of the output")
+    p.add_argument("--min-depth", type=int, default=0, help="lower bound on the depth from every input")
+    p.add_argument("--mixing", metavar="FILE", help="mixing targets as JSON (e.g. from `alphanas properties --json`)")
+    p.add_argument("--max-params", type=int, help="parameter budget")
+    p.add_argument("--max-flops", type=int, help="FLOP budget (per sample)")
+    p.add_argument("--max-memory", type=int, help="budget on peak live activation elements (per sample)")
+    p.add_argument("--max-ops", type=int, default=6, help="the most ops a region may have (default 6)")
+    p.add_argument("--objective", choices=("any", "cheapest", "closest"), default="any")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=2.0, help="seconds (default 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("bench", help="run a benchmark (see `alphanas bench list`)")
     p.add_argument("name", help="benchmark name, or `list`")

@@ -413,3 +413,23 @@ def test_close_fills_rows_read_whole_at_the_centre() -> None:
     # tokens axis has size 1 (the slice alone reaches it from token 0 only)
     program = _program("x: [5, 8]", "return slice(attention(x, 2), 0, 0, 1)")
     assert _only(infer_mixing(program)) == _only(probe_mixing(program)) == M("1..", "AAA", "AAA")
+
+
+def test_regroup_in_closed_form_equals_the_position_walk() -> None:
+    """The numpy form of a reshape's matrix equals walking every position."""
+    import math
+    import random
+
+    from alphanas.ops import mixrules
+
+    rng = random.Random(0)
+    for _ in range(300):
+        x = tuple(rng.randint(1, 6) for _ in range(rng.randint(1, 4)))
+        rest, out = math.prod(x), []
+        for _ in range(rng.randint(0, 2)):
+            d = rng.choice([d for d in range(1, rest + 1) if rest % d == 0])
+            out.append(d)
+            rest //= d
+        out = (*out, rest)
+        walk = mixrules.pointwise(x, out, lambda o, x=x, out=out: mixrules.unravel(mixrules.ravel(o, out), x))
+        assert mixrules.regroup(x, out) == walk, (x, out)

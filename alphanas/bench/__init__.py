@@ -70,9 +70,28 @@ BENCHMARKS: dict[str, Benchmark] = {
             "agreement of the abstract properties with the concrete reference",
         ),
         Benchmark(
+            "synth",
+            "alphanas.bench.synth:run_synth",
+            "the synthesizer on self and mutated problems from random regions of resnet18, resnet50, "
+            "mobilenet_v2 and vit_tiny, with Z3 and with sample-and-filter (targets: self >= 99%, median "
+            "<= 50 ms, p95 <= 1 s)",
+        ),
+        Benchmark(
+            "search",
+            "alphanas.bench.search:run_search",
+            "search engine: validity of children (re-parse, shape-check, build, forward) per strategy, and "
+            "children per second with a zero-cost evaluator",
+        ),
+        Benchmark(
             "torchvision",
             "alphanas.bench.torchvision_sweep:run_torchvision",
             "import every torchvision classifier and compare parameters and outputs with the original",
+        ),
+        Benchmark(
+            "training",
+            "alphanas.bench.training:run_training",
+            "training throughput of resnet18_cifar through alphanas.train vs a plain PyTorch loop on the same "
+            "module (target: ratio >= 0.95)",
         ),
     )
 }

@@ -17,6 +17,7 @@ INITS = ("zeros", "ones", "normal")
 class LearnedParam(Op):
     name = "param"
     arity = 0
+    synthesize = False
     params = (
         param("shape", "ints", positional=True, doc="the per-sample shape of the tensor"),
         param("init", "str", "zeros", doc='"zeros", "ones" or "normal" (std 0.02)'),
@@ -51,7 +52,7 @@ class LearnedParam(Op):
 class Attention(Op):
     name = "attention"
     params = (
-        param("heads", "int", positional=True, size=True, doc="number of heads; divides the features"),
+        param("heads", "int", positional=True, size=True, doc="number of heads; divides the features", domain="heads"),
         param("dropout", "float", 0.0, doc="dropout on the attention weights, in training"),
         param("bias", "bool", True, doc="biases in the input and output projections"),
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
-from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, param
+from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, Variant, param
 from alphanas.properties import Matrix
 
 
@@ -35,15 +35,29 @@ def window(v: int, k: int, s: int, p: int, d: int, n: int) -> range:
 class Conv2d(Op):
     name = "conv2d"
     params = (
-        param("out", "int", positional=True, size=True, doc="output channels"),
-        param("k", "int", 1, size=True, doc="kernel size"),
-        param("s", "int", 1, size=True, doc="stride"),
-        param("p", "int", 0, size=True, doc="zero padding on each side"),
-        param("d", "int", 1, size=True, doc="dilation"),
-        param("groups", "int", 1, size=True, doc="channel groups (groups = channels: depthwise)"),
+        param("out", "int", positional=True, size=True, doc="output channels", domain="channels"),
+        param("k", "int", 1, size=True, doc="kernel size", domain="kernel"),
+        param("s", "int", 1, size=True, doc="stride", domain="stride"),
+        param("p", "int", 0, size=True, doc="zero padding on each side", domain="padding"),
+        param("d", "int", 1, size=True, doc="dilation", domain="dilation"),
+        param("groups", "int", 1, size=True, doc="channel groups (groups = channels: depthwise)", domain="groups"),
         param("bias", "bool", True),
     )
     doc = "2-D convolution of a [C, H, W] input."
+
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        # Three structurally different convolutions: their mixing differs
+        # (pointwise: no spatial mixing; depthwise: no channel mixing).
+        if len(ins[0]) != 3:
+            return ()
+        free = {"out": "channels", "s": "stride"}
+        spatial = {"k": (3, 5, 7), "p": "padding"}
+        return (
+            Variant(self.name, "conv2d 1x1", {"k": 1, "p": 0, "d": 1, "groups": 1, "bias": False}, free, {}),
+            Variant(self.name, "conv2d kxk", {"d": 1, "groups": 1, "bias": False}, {**free, **spatial}, {}),
+            Variant(self.name, "conv2d depthwise", {"d": 1, "bias": False},
+                    {"s": "stride", **spatial}, {"groups": 0, "out": 0}),
+        )
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
         (x,) = ins
@@ -94,7 +108,7 @@ class Conv2d(Op):
 class Dense(Op):
     name = "dense"
     params = (
-        param("out", "int", positional=True, size=True, doc="output features"),
+        param("out", "int", positional=True, size=True, doc="output features", domain="channels"),
         param("bias", "bool", True),
     )
     doc = "Affine map of the last axis (torch's nn.Linear)."

@@ -166,5 +166,34 @@ def ravel(index: Sequence[int], shape: Sequence[int]) -> int:
 
 
 def regroup(x: Sequence[int], out: Sequence[int]) -> Matrix:
-    """A reshape: the same elements in row-major order, new axes."""
-    return pointwise(x, out, lambda o: unravel(ravel(o, out), x))
+    """A reshape: the same elements in row-major order, new axes.
+
+    ``pointwise(x, out, lambda o: unravel(ravel(o, out), x))`` computed with
+    numpy over whole lines at once: flattening a [C, H, W] activation gives
+    an output axis of millions of positions, which the position-by-position
+    walk of :func:`from_deps` takes minutes over."""
+    import numpy as np
+
+    rank = len(out)
+    centre = [n // 2 for n in out]
+    c_flat = ravel(centre, out)
+    strides = [1] * rank
+    for j in range(rank - 2, -1, -1):
+        strides[j] = strides[j + 1] * out[j + 1]
+    m = [[Level.NONE] * (rank + 1) for _ in range(len(x) + 1)]
+    m[0][0] = Level.ONE
+    for i, n in enumerate(x):
+        if n == 1:  # the centre reads the whole of a length-1 axis
+            m[i + 1][0] = Level.ALL
+    chunk = 1 << 20  # positions per step, so that a long line needs little memory
+    for j in range(rank):
+        seen = [np.zeros(n, dtype=bool) for n in x]
+        for lo in range(0, out[j], chunk):
+            t = np.arange(lo, min(out[j], lo + chunk), dtype=np.int64)
+            coords = np.unravel_index(c_flat + (t - centre[j]) * strides[j], tuple(x))
+            for i in range(len(x)):
+                seen[i][coords[i]] = True
+        for i, n in enumerate(x):
+            if seen[i].all():
+                m[i + 1][j + 1] = level(1, n)
+    return tuple(tuple(row) for row in m)

@@ -72,7 +72,7 @@ class Layernorm(Op):
 class Groupnorm(Op):
     name = "groupnorm"
     params = (
-        param("groups", "int", positional=True, size=True),
+        param("groups", "int", positional=True, size=True, domain="groups"),
         param("eps", "float", 1e-5),
         param("affine", "bool", True),
     )

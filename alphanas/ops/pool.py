@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from alphanas.ops import arith, mixrules
 from alphanas.ops.linear import window, window_out
 from alphanas.ops.registry import register
-from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, norm_dim, param, torch_dim
+from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, Variant, norm_dim, param, torch_dim
 from alphanas.properties import Matrix
 
 
@@ -15,12 +15,17 @@ class WindowPool(Op):
     """Max or average over k×k windows of a [C, H, W] input."""
 
     params = (
-        param("k", "int", positional=True, size=True, doc="window size"),
-        param("s", "int", None, size=True, doc="stride (default: the window size)"),
-        param("p", "int", 0, size=True, doc="padding on each side"),
+        param("k", "int", positional=True, size=True, doc="window size", domain="window"),
+        param("s", "int", None, size=True, doc="stride (default: the window size)", domain="stride"),
+        param("p", "int", 0, size=True, doc="padding on each side", domain="padding"),
         param("ceil", "bool", False, doc="round the output size up (torch's ceil_mode)"),
     )
     function: str = ""
+
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        if len(ins[0]) != 3:
+            return ()
+        return (Variant(self.name, self.name, {"ceil": False}, {"k": "window", "s": "stride", "p": "padding"}, {}),)
 
     def stride(self, a: Attrs):
         return a.k if a.s is None else a.s
@@ -74,7 +79,7 @@ class Avgpool(WindowPool):
 
 
 class AdaptivePool(Op):
-    params = (param("size", "int", positional=True, size=True, doc="output height and width (1: global pooling)"),)
+    params = (param("size", "int", positional=True, size=True, doc="output height and width (1: global pooling)", domain="size"),)
     function: str = ""
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
@@ -125,6 +130,17 @@ class Mean(Op):
         param("keep", "bool", False, doc="keep the reduced axes with length 1"),
     )
     doc = "Mean over some per-sample axes."
+
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        # Global averages: over every axis but the first (the spatial axes of
+        # [C, H, W]) and over the first (the tokens of [N, D]).
+        rank = len(ins[0])
+        if rank < 2:
+            return ()
+        return (
+            Variant(self.name, "mean over trailing axes", {"dims": tuple(range(1, rank)), "keep": False}, {}, {}),
+            Variant(self.name, "mean over the first axis", {"dims": (0,), "keep": False}, {}, {}),
+        )
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
         (x,) = ins

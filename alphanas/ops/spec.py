@@ -45,6 +45,9 @@ class Param:
     #: an integer size that synthesis may choose (channels, kernel, stride, ...)
     size: bool = False
     doc: str = ""
+    #: what kind of size it is, naming its default domain in synthesis
+    #: (:data:`DOMAIN_KINDS`); None for a size synthesis keeps at its default
+    domain: str | None = None
 
     @property
     def required(self) -> bool:
@@ -59,8 +62,31 @@ def param(
     positional: bool = False,
     size: bool = False,
     doc: str = "",
+    domain: str | None = None,
 ) -> Param:
-    return Param(name, kind, default, positional, size, doc)
+    if domain is not None and domain not in DOMAIN_KINDS:
+        raise ValueError(f"unknown domain kind {domain!r}; known: {', '.join(DOMAIN_KINDS)}")
+    return Param(name, kind, default, positional, size, doc, domain)
+
+
+#: The kinds of integer sizes; the synthesizer gives each a default domain
+#: (``synth.domains``), which a user's space grammar may narrow.
+DOMAIN_KINDS = ("channels", "kernel", "stride", "padding", "dilation", "groups", "heads", "window", "size")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the synthesizer may use an op: the values it fixes, the sizes
+    it leaves to the solver (parameter -> domain kind, or an explicit tuple
+    of allowed values), and sizes tied to an input axis (parameter -> axis:
+    the parameter equals the input's size along that axis, e.g. a depthwise
+    convolution's groups). Parameters in none of them keep their defaults."""
+
+    op: str
+    label: str
+    fixed: Mapping[str, Any]
+    slots: Mapping[str, str | tuple[int, ...]]
+    ties: Mapping[str, int]
 
 
 class Attrs(Mapping[str, Any]):
@@ -160,6 +186,9 @@ class Op:
     depth_kind: ClassVar[DepthKind] = "linear"
     #: the order of the tensor inputs does not matter (add, mul)
     commutative: ClassVar[bool] = False
+    #: the synthesizer may place this op (False for ops that never help reach
+    #: a property: identity, dropout, learned tensors)
+    synthesize: ClassVar[bool] = True
     doc: ClassVar[str] = ""
 
     # -- shapes ---------------------------------------------------------------
@@ -198,6 +227,20 @@ class Op:
         if m is None:
             raise NotImplementedError(f"op {self.name} has neither a module nor a forward expression")
         return f"{m}({', '.join(xs)})"
+
+    # -- synthesis ------------------------------------------------------------
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        """The ways synthesis may apply this op to inputs of these (concrete)
+        shapes. The default is one variant: every size with a domain kind is
+        left to the solver, everything else keeps its default. An op with a
+        required argument that is not such a size has no default variant."""
+        if not self.synthesize:
+            return ()
+        slots = {p.name: p.domain for p in self.params if p.size and p.domain}
+        if any(p.required and p.name not in slots for p in self.params):
+            return ()
+        fixed = {p.name: p.default for p in self.params if p.name not in slots}
+        return (Variant(self.name, self.name, fixed, slots, {}),)
 
     # -- helpers for subclasses ---------------------------------------------------
     def signature(self) -> str:

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 
 from alphanas.ops import arith, mixrules
 from alphanas.ops.registry import register
-from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, norm_dim, param, torch_dim
+from alphanas.ops.spec import (
+    Attrs,
+    Check,
+    Cost,
+    Num,
+    Op,
+    Shape,
+    Variant,
+    norm_dim,
+    param,
+    torch_dim,
+)
 from alphanas.properties import Matrix
 
 
@@ -122,6 +133,7 @@ def arith_sum(xs):
 class Identity(Op):
     name = "identity"
     depth_kind = "neutral"
+    synthesize = False
     doc = "The input, unchanged."
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
@@ -140,6 +152,7 @@ class Identity(Op):
 @register
 class Dropout(Op):
     name = "dropout"
+    synthesize = False
     params = (param("p", "float", 0.5, doc="probability of zeroing an element in training"),)
     depth_kind = "neutral"
     doc = "Dropout (the identity in evaluation)."
@@ -166,6 +179,14 @@ class Flatten(Op):
         param("end", "int", -1, doc="last per-sample axis to merge"),
     )
     doc = "Merge a range of axes into one."
+
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        # everything into one axis; or, for [C, H, W], the positions into one
+        # ([C, H*W], a ViT's patch grid into a token axis)
+        whole = Variant(self.name, "flatten", {"start": 0, "end": -1}, {}, {})
+        if len(ins[0]) >= 3:
+            return (whole, Variant(self.name, "flatten trailing", {"start": 1, "end": -1}, {}, {}))
+        return (whole,)
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
         (x,) = ins
@@ -263,6 +284,13 @@ class Transpose(Op):
     )
     doc = "Swap two per-sample axes."
 
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        # [D, N] features-first to [N, D] tokens-first (on images, swapping
+        # height and width is no structure worth proposing)
+        if len(ins[0]) != 2:
+            return ()
+        return (Variant(self.name, "transpose last two", {"a": -2, "b": -1}, {}, {}),)
+
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
         (x,) = ins
         i, j = _axis(check, "transpose", a.a, len(x)), _axis(check, "transpose", a.b, len(x))
@@ -305,6 +333,12 @@ class Slice(Op):
         param("step", "int", 1, doc="take every step-th element"),
     )
     doc = "x[start:end:step] along one axis, as Python slices it (torch.chunk and split)."
+
+    def variants(self, ins: Sequence[Shape]) -> tuple[Variant, ...]:
+        # the first position of the first axis (a ViT's class token)
+        if len(ins[0]) < 2:
+            return ()
+        return (Variant(self.name, "first of axis 0", {"dim": 0, "start": 0, "end": 1, "step": 1}, {}, {}),)
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
         (x,) = ins
@@ -358,6 +392,7 @@ class Scale(Op):
 @register
 class StochasticDepth(Op):
     name = "stochastic_depth"
+    synthesize = False
     params = (
         param("p", "float", positional=True, doc="probability of dropping, in training"),
         param("mode", "str", "row", doc='"row": per sample, "batch": the whole batch at once'),

@@ -42,6 +42,7 @@ __all__ = [
     "Resources",
     "SymbolicCheck",
     "SymbolicResources",
+    "SymbolicWalker",
     "peak_memory",
     "region_resources",
     "symbolic_resources",
@@ -140,7 +141,7 @@ def _z3(x: Any) -> Any:
     return x
 
 
-class _Symbolic:
+class SymbolicWalker:
     def __init__(self, program: Program) -> None:
         import z3
 
@@ -180,7 +181,11 @@ class _Symbolic:
             return x.as_long() if self.z3.is_int_value(x) else x
         return x
 
-    def call(self, block: Graph, ins: Sequence[tuple], bindings: Mapping[str, Any]) -> tuple[tuple, Cost]:
+    def call(
+        self, block: Graph, ins: Sequence[tuple], bindings: Mapping[str, Any], record: dict[str, tuple] | None = None
+    ) -> tuple[tuple, Cost]:
+        """Follow a block body under (symbolic) bindings of its int
+        parameters; ``record``, if given, receives every value's shape."""
         shapes: dict[str, tuple] = {i.id: s for i, s in zip(block.inputs, ins)}
         total = Cost()
         for n in block.nodes:
@@ -193,6 +198,8 @@ class _Symbolic:
                 out, cost = self.op_node(op, n.id, sub_ins, values, free=False)
             shapes[n.id] = out
             total = total + cost
+        if record is not None:
+            record.update(shapes)
         return shapes[block.output], total
 
 
@@ -201,7 +208,7 @@ def symbolic_resources(program: Program, graph_name: str, region: Region, instan
     module docstring for the variables), with the shape conditions."""
     graph = _graph(program, graph_name)
     nodes = {n.id: n for n in graph.nodes}
-    sym = _Symbolic(program)
+    sym = SymbolicWalker(program)
     shapes: dict[str, tuple] = {v: tuple(instance.shapes[v]) for v in region.inputs}
     total = Cost()
     for v in region.order:

@@ -1,0 +1,50 @@
+"""How a child is made from a parent: the variation interface of the search.
+
+A :class:`Variation` turns a parent program into a child program with a
+record of what it did. Property-guided mutation (:mod:`alphanas.mutate`),
+block duplication and deletion, and the baselines (random edits, random
+sampling) all implement it, so that the search loop treats them alike and a
+benchmark can compare them under identical budgets.
+
+A variation that cannot make a child (no region could be synthesized, the
+child equals its parent up to canonical form, ...) raises
+:class:`VariationFailed` with the reason; the search counts it and draws
+again. Any child returned has been re-verified: it parses, shape-checks and
+builds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from alphanas.ir import Program
+
+__all__ = ["Child", "Variation", "VariationFailed"]
+
+
+class VariationFailed(Exception):
+    """No child could be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child program and how it was made. ``record`` is JSON-able: the
+    operator's own account (region, properties before and after, synthesis
+    statistics, ...), stored with the candidate."""
+
+    program: Program
+    operator: str
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Variation(Protocol):
+    """Makes children. ``rng`` is the only source of randomness, so that a
+    child is a pure function of the parent and the RNG state."""
+
+    name: str
+
+    def vary(self, parent: Program, rng: random.Random) -> Child: ...

@@ -1,0 +1,113 @@
+"""Parent selection: NSGA-II keeps and prefers the front, Pareto-weighted
+sampling draws among the best and skips low accuracy, aging evolution
+forgets the oldest; all depend on the RNG alone."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import pytest
+
+from alphanas.pareto import Objective, ReferenceBox, pareto_front
+from alphanas.selection import NSGA2, Aging, ParetoWeighted, make_selection
+from alphanas.store import Candidate
+
+OBJS = (Objective("accuracy", "max"), Objective("params", "min"))
+BOX = ReferenceBox(OBJS, (1.0, 0.0), (0.0, 1000.0))
+
+
+def _c(i: int, accuracy: float, params: float) -> Candidate:
+    return Candidate(id=i, parent_id=None, generation=0, operator="x", program="", hash=str(i),
+                     metrics={"accuracy": accuracy, "params": params}, status="ok")
+
+
+def _population(n: int = 30, seed: int = 0) -> list[Candidate]:
+    rng = random.Random(seed)
+    return [_c(i, rng.random(), rng.uniform(0, 1000)) for i in range(n)]
+
+
+def _front_ids(pop: list[Candidate]) -> set[int]:
+    points = [(c.metrics["accuracy"], c.metrics["params"]) for c in pop]
+    return {pop[i].id for i in pareto_front(points, OBJS)}
+
+
+def test_nsga2_survivors_keep_the_front() -> None:
+    pop = _population()
+    sel = NSGA2(OBJS, population_size=10)
+    kept = sel.survivors(pop)
+    assert len(kept) == 10
+    assert _front_ids(pop) <= {c.id for c in kept}
+    assert [c.id for c in kept] == sorted(c.id for c in kept)  # the population's order
+    assert sel.survivors(pop[:5]) == pop[:5]
+
+
+def test_nsga2_tournament_prefers_better_ranks() -> None:
+    pop = [_c(0, 0.9, 100), _c(1, 0.8, 200), _c(2, 0.7, 300), _c(3, 0.6, 400)]  # a chain: ranks 0..3
+    sel = NSGA2(OBJS, population_size=4, tournament=2)
+    counts = Counter(sel.select_parent(pop, random.Random(s)).id for s in range(300))
+    assert counts[3] == 0  # the worst never wins a tournament of two distinct entrants
+    assert counts[0] > counts[1] > counts[2]
+
+
+def test_deap_classes_are_created_once() -> None:
+    a, b = NSGA2(OBJS, 4), NSGA2(OBJS, 8)
+    assert a._individual is b._individual
+    assert NSGA2((Objective("params", "min"),), 4)._individual is not a._individual
+
+
+def test_pareto_weighted_draws_among_the_best() -> None:
+    pop = _population(60)
+    sel = ParetoWeighted(OBJS, BOX)
+    allowed = {c.id for c in sel.ranked(pop, True)[:10]} | {c.id for c in sel.ranked(pop, False)[:10]}
+    counts = Counter(sel.select_parent(pop, random.Random(s)).id for s in range(2000))
+    assert set(counts) <= allowed
+    front = _front_ids(pop)
+    by_distance = sel.ranked(pop, False)
+    assert {c.id for c in by_distance[: len(front)]} == front  # distance 0 first
+    # weights fall linearly from 1 to 0.1: the best is drawn far more than the 10th
+    assert counts[by_distance[0].id] > 3 * counts[by_distance[9].id] > 0
+
+
+def test_pareto_weighted_top_fraction_and_min_accuracy() -> None:
+    pop = _population(300)
+    sel = ParetoWeighted(OBJS, BOX, min_accuracy=0.5, first_objective_probability=1.0)
+    eligible = sel.eligible(pop)
+    assert all(c.metrics["accuracy"] >= 0.5 for c in eligible) and 100 < len(eligible) < 300
+    k = math.ceil(0.1 * len(eligible))  # 10% of the eligible, more than 10
+    top = {c.id for c in sorted(eligible, key=lambda c: -c.metrics["accuracy"])[:k]}
+    picked = {sel.select_parent(pop, random.Random(s)).id for s in range(1000)}
+    assert picked == top
+    low = [_c(i, 0.1, 10.0 * i) for i in range(5)]
+    assert sel.eligible(low) == low  # no candidate reaches it: the threshold is set aside
+
+
+def test_aging_forgets_the_oldest_and_takes_the_best_of_a_sample() -> None:
+    sel = Aging(OBJS, population_size=3, tournament=3)
+    pop: list[Candidate] = []
+    for c in _population(5):
+        pop = sel.survivors([*pop, c])
+    assert [c.id for c in pop] == [2, 3, 4]
+    best = max(pop, key=lambda c: c.metrics["accuracy"])
+    assert sel.select_parent(pop, random.Random(0)) is best
+    small = Aging(OBJS, population_size=10, tournament=2)
+    pop = _population(10)
+    worst = min(pop, key=lambda c: c.metrics["accuracy"])
+    assert all(small.select_parent(pop, random.Random(s)) is not worst for s in range(200))
+
+
+@pytest.mark.parametrize("name", ["nsga2", "pareto_weighted", "aging"])
+def test_same_rng_same_parent(name: str) -> None:
+    pop = _population(40)
+    sel = make_selection(name, OBJS, 16, BOX)
+    pop = sel.survivors(pop)
+    for s in range(20):
+        assert sel.select_parent(pop, random.Random(s)).id == sel.select_parent(pop, random.Random(s)).id
+
+
+def test_make_selection_rejects_unknown_names_and_options() -> None:
+    with pytest.raises(ValueError, match="unknown selection"):
+        make_selection("tournament", OBJS, 4, BOX)
+    with pytest.raises(TypeError):
+        make_selection("aging", OBJS, 4, BOX, {"min_accuracy": 0.5})
