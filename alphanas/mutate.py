@@ -369,13 +369,18 @@ def _shape_preserving_calls(program: Program) -> list[tuple[str, Node]]:
     return found
 
 
-def duplicate_block(program: Program, rng: random.Random) -> tuple[Program, dict[str, Any]]:
-    """A second call of a shape-preserving block call, right after it."""
+def _choose_call(program: Program, rng: random.Random, what: str) -> tuple[str, Node, Graph]:
+    """A random shape-preserving block call: (graph name, call node, graph)."""
     calls = _shape_preserving_calls(program)
     if not calls:
-        raise VariationFailed("no shape-preserving block call to duplicate")
+        raise VariationFailed(f"no shape-preserving block call to {what}")
     gname, call = rng.choice(calls)
-    g = _graph(program, gname)
+    return gname, call, _graph(program, gname)
+
+
+def duplicate_block(program: Program, rng: random.Random) -> tuple[Program, dict[str, Any]]:
+    """A second call of a shape-preserving block call, right after it."""
+    gname, call, g = _choose_call(program, rng, "duplicate")
     copy_id = _fresh(g, program, f"{call.id}_dup")
     copy = replace(call, id=copy_id, inputs=(call.id,), name=None)
     nodes: list[Node] = []
@@ -392,11 +397,7 @@ def duplicate_block(program: Program, rng: random.Random) -> tuple[Program, dict
 
 def delete_block(program: Program, rng: random.Random) -> tuple[Program, dict[str, Any]]:
     """Remove a shape-preserving block call, its users reading its input."""
-    calls = _shape_preserving_calls(program)
-    if not calls:
-        raise VariationFailed("no shape-preserving block call to delete")
-    gname, call = rng.choice(calls)
-    g = _graph(program, gname)
+    gname, call, g = _choose_call(program, rng, "delete")
     src = call.inputs[0]
     nodes = tuple(replace(n, inputs=tuple(src if i == call.id else i for i in n.inputs)) for n in g.nodes if n is not call)
     output = src if g.output == call.id else g.output
