@@ -30,7 +30,15 @@ from alphanas import ops
 from alphanas.ops.spec import Variant
 from alphanas.properties import Level
 from synth.problem import Problem
-from synth.structure import Abstract, Structure, apply_shape, merged, rearranges, resize_capacity
+from synth.structure import (
+    Abstract,
+    Structure,
+    apply_shape,
+    forced_shrink,
+    merged,
+    rearranges,
+    resize_capacity,
+)
 
 __all__ = ["CoreSpace", "Layout", "abstract_satisfies", "layouts"]
 
@@ -320,15 +328,18 @@ class CoreSpace:
             if len(shape) != len(problem.output) or any(rearranges(v, shape) for v in variants):
                 continue
             capacity = {a: 1.0 for a in range(len(shape))}
+            forced = {a: 1.0 for a in range(len(shape))}
             for v in variants:
                 for a, c in resize_capacity(v, shape).items():
                     capacity[a] *= c
+                for a, f in forced_shrink(v, shape).items():
+                    forced[a] *= f
             for a, (x, y) in enumerate(zip(shape, problem.output)):
-                if x == y:
-                    continue
-                need = x / y if x > y else math.inf
+                need = x / y if x >= y else math.inf
                 if capacity[a] < need:
                     return False
+                if forced[a] > need + 1e-9 and capacity[a] != math.inf:
+                    return False  # shrinks more than it may, and nothing can grow it back
         return True
 
 

@@ -42,8 +42,10 @@ _REPRESENTATIVE = {
 }
 #: the longest axis the enumerator's representative shapes keep
 REPRESENTATIVE_AXIS = 8
-#: a second assignment, to find which axes a variant can resize
+#: second assignments, to find which axes a variant can resize: the kinds'
+#: alternatives with explicit value lists at their last value, and at their first
 _ALTERNATIVE = {**_REPRESENTATIVE, "channels": 24, "stride": 2, "size": 2}
+_ALTERNATIVE_KINDS = dict(_ALTERNATIVE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Structure:
 
 def _value(v: Variant, name: str, kind: Any, shape: Sequence[int], table: Mapping[str, int]) -> int:
     if isinstance(kind, tuple):
-        return kind[0] if table is _REPRESENTATIVE else kind[-1]
+        return kind[-1] if table is _ALTERNATIVE else kind[0]
     return table[kind]
 
 
@@ -84,6 +86,8 @@ def representative(v: Variant, shape: Sequence[int], table: Mapping[str, int] = 
         values[name] = _value(v, name, kind, shape, table)
     for name, axis in v.ties.items():
         values[name] = shape[axis]
+    for name, other in v.same.items():
+        values[name] = values[other]
     return values
 
 
@@ -107,20 +111,58 @@ def rearranges(v: Variant, shape: Sequence[int]) -> bool:
     return not v.slots and not v.ties and out is not None and out != probe
 
 
+#: the longest axis used to probe how a variant resizes axes (large enough
+#: for a 32-wide patch)
+PROBE_AXIS = 64
+
+
+def _outputs(v: Variant, shape: Sequence[int]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """The probe input and the variant's outputs on it at the two
+    assignments of its slots (those that apply)."""
+    small = tuple(min(n, PROBE_AXIS) for n in shape)
+    tables = (_REPRESENTATIVE, _ALTERNATIVE, _ALTERNATIVE_KINDS)
+    outs = [o for o in (apply_shape(v, [small], t) for t in tables) if o is not None]
+    return small, [o for o in outs if len(o) == len(small)]
+
+
+def _sets_size(v: Variant, small: Sequence[int], axis: int) -> bool:
+    """The variant's output along ``axis`` does not follow its input's size
+    (an adaptive pool sets it): it can produce any size its slot allows."""
+    halved = tuple(max(1, n // 2) if i == axis else n for i, n in enumerate(small))
+    a, b = apply_shape(v, [small]), apply_shape(v, [halved])
+    return a is not None and b is not None and len(a) == len(b) and a[axis] == b[axis] and small[axis] > 1
+
+
 def resize_capacity(v: Variant, shape: Sequence[int]) -> dict[int, float]:
     """How much the variant can shrink each output axis whose size depends
-    on its slots: a factor (2 for a stride-2 window), or infinity when the
-    slots set the size freely (channels, an adaptive pool's size). Found by
-    comparing the shapes at two assignments of the slots."""
-    small = tuple(min(n, REPRESENTATIVE_AXIS) for n in shape)
-    a, b = apply_shape(v, [small]), apply_shape(v, [small], _ALTERNATIVE)
-    if a is None or b is None or len(a) != len(b):
-        return {i: math.inf for i in range(len(a or ()))}
+    on its slots: the factor of its strongest shrink (2 for a stride-2
+    window, 32 for a 32-wide patch), or infinity when the slots can also
+    grow the axis or set it freely (channels, an adaptive pool's size).
+    Found by comparing its outputs at two assignments of the slots."""
+    small, outs = _outputs(v, shape)
+    if not outs:
+        return {i: math.inf for i in range(len(small))}  # unknown: never the reason to prune
     capacity: dict[int, float] = {}
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            capacity[i] = x / y if x > y and x % y == 0 else math.inf
+    for i, n in enumerate(small):
+        sizes = {o[i] for o in outs}
+        if sizes == {n}:
+            continue
+        if max(sizes) > n or (len(sizes) > 1 and _sets_size(v, small, i)):
+            capacity[i] = math.inf
+        elif min(sizes) < n:
+            capacity[i] = n / min(sizes)
     return capacity
+
+
+def forced_shrink(v: Variant, shape: Sequence[int]) -> dict[int, float]:
+    """Axes the variant shrinks whatever its slots (a patch embedding's
+    height and width), with the least factor it shrinks them by."""
+    small, outs = _outputs(v, shape)
+    return {
+        i: min(n / o[i] for o in outs)
+        for i, n in enumerate(small)
+        if outs and all(o[i] < n for o in outs) and not _sets_size(v, small, i)
+    }
 
 
 @dataclass(frozen=True)
@@ -237,7 +279,9 @@ def template(structure: Structure, n_inputs: int) -> Template:
         assert op is not None, v.op
         attrs: list[tuple[str, Any]] = []
         for p in op.params:
-            if p.name in v.slots or p.name in v.ties:
+            if p.name in v.same:  # the same hole as the parameter it equals
+                attrs.append((p.name, dict(attrs)[v.same[p.name]]))
+            elif p.name in v.slots or p.name in v.ties:
                 name = f"s{len(slots)}"
                 tie = v.ties.get(p.name)
                 slots.append(Slot(name, node_id, p.name, v.slots.get(p.name), tie))

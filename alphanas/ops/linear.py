@@ -57,6 +57,9 @@ class Conv2d(Op):
             Variant(self.name, "conv2d kxk", {"d": 1, "groups": 1, "bias": False}, {**free, **spatial}, {}),
             Variant(self.name, "conv2d depthwise", {"d": 1, "bias": False},
                     {"s": "stride", **spatial}, {"groups": 0, "out": 0}),
+            # non-overlapping patches: a ViT's patch embedding
+            Variant(self.name, "conv2d patchify", {"p": 0, "d": 1, "groups": 1, "bias": True},
+                    {"out": "channels", "k": (2, 4, 8, 14, 16, 32)}, {}, {"s": "k"}),
         )
 
     def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:

@@ -11,7 +11,7 @@ helpers in :mod:`alphanas.ops.arith`, which work on both.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from alphanas.ops import arith
@@ -80,13 +80,16 @@ class Variant:
     it leaves to the solver (parameter -> domain kind, or an explicit tuple
     of allowed values), and sizes tied to an input axis (parameter -> axis:
     the parameter equals the input's size along that axis, e.g. a depthwise
-    convolution's groups). Parameters in none of them keep their defaults."""
+    convolution's groups), or equal to another slot (``same``: a patch
+    embedding's stride is its kernel). Parameters in none of them keep their
+    defaults."""
 
     op: str
     label: str
     fixed: Mapping[str, Any]
     slots: Mapping[str, str | tuple[int, ...]]
     ties: Mapping[str, int]
+    same: Mapping[str, str] = field(default_factory=dict)
 
 
 class Attrs(Mapping[str, Any]):
