@@ -224,7 +224,8 @@ _LEVELS = {"none": 0, "-": 0, "one": 1, "many": 2, "all": 3}
 
 def _read_mixing(path: str, n_inputs: int) -> Any:
     """Mixing targets from a JSON file: the output of ``alphanas properties
-    --json`` (its ``mixing`` list is used) or such a list alone."""
+    --json`` (the ``mixing`` list of its first instance is used), one
+    instance of it, or such a list alone."""
     from alphanas.properties.mixing import Mixing
 
     if not Path(path).exists():
@@ -233,6 +234,8 @@ def _read_mixing(path: str, n_inputs: int) -> Any:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
         raise ProgramError(f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}") from None
+    if isinstance(data, dict) and data.get("instances"):
+        data = data["instances"][0]  # `alphanas properties --json`: its first instance
     entries = data.get("mixing") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ProgramError(f"{path}: expected a list of mixing entries or an object with a 'mixing' list")

@@ -194,3 +194,24 @@ def test_cli_synth(tmp_path, capsys) -> None:
     assert main(["synth", "--space", str(tmp_path / "none.lark"), "--rule", "cell", "--input", "8,16,16",
                  "--output", "16,8,8"]) == 2
     assert "no such grammar file" in capsys.readouterr().err
+
+
+def test_cli_reads_mixing_targets_from_properties_json(tmp_path, capsys, write_arch) -> None:
+    import json
+
+    from alphanas.cli import main
+
+    arch = write_arch("model m(x: [8, 8, 8]) {\n  return relu(conv2d(x, 8, k=3, p=1))\n}\n")
+    assert main(["properties", str(arch), "--json"]) == 0
+    target = tmp_path / "props.json"
+    target.write_text(capsys.readouterr().out)
+    assert main(["synth", "--input", "8,8,8", "--output", "8,8,8", "--mixing", str(target), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    wanted = json.loads(target.read_text())["instances"][0]["mixing"][0]["matrix"]
+    got = data["properties"]["mixing"][0]["matrix"]
+    order = {"none": 0, "one": 1, "many": 2, "all": 3}
+    assert all(order[g] >= order[w] for gr, wr in zip(got, wanted) for g, w in zip(gr, wr))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{\"matrix\": [[\"lots\"]]}]")
+    assert main(["synth", "--input", "8,8,8", "--output", "8,8,8", "--mixing", str(bad)]) == 2
+    assert "malformed" in capsys.readouterr().err
