@@ -104,10 +104,6 @@ class Proposal:
     max_ops: int
 
 
-def _graph(program: Program, name: str) -> Graph:
-    return program.model if name == program.model.name else program.block(name)
-
-
 def _holds_learned_tensor(graph: Graph, region: Region) -> bool:
     nodes = {n.id: n for n in graph.nodes}
     for v in region.order:
@@ -313,7 +309,7 @@ def _recall(program: Program, sites: Sequence[tuple[str, str]], new_name: str) -
 def splice(program: Program, pick: Pick, body: Program, rng: random.Random, p_share: float = 0.2) -> Program:
     """The child: the region replaced by ``body`` (step 5 of the module
     docstring). The result is re-verified by :func:`checked_child`."""
-    graph = _graph(program, pick.graph)
+    graph = props_api.graph_of(program, pick.graph)
     new_graph = replace_region(graph, program, pick.region, body, pick.instance.bindings)
     if graph.kind == "model":
         return _drop_unused(replace(program, model=new_graph))
@@ -375,7 +371,7 @@ def _choose_call(program: Program, rng: random.Random, what: str) -> tuple[str, 
     if not calls:
         raise VariationFailed(f"no shape-preserving block call to {what}")
     gname, call = rng.choice(calls)
-    return gname, call, _graph(program, gname)
+    return gname, call, props_api.graph_of(program, gname)
 
 
 def duplicate_block(program: Program, rng: random.Random) -> tuple[Program, dict[str, Any]]:

@@ -33,11 +33,13 @@ from synth.problem import Problem
 from synth.structure import (
     Abstract,
     Structure,
+    Template,
     apply_shape,
     forced_shrink,
     merged,
     rearranges,
     resize_capacity,
+    template,
 )
 
 __all__ = ["CoreSpace", "Layout", "abstract_satisfies", "layouts"]
@@ -153,6 +155,13 @@ class CoreSpace:
 
     def merge_variants(self, shape: tuple[int, ...], k: int) -> list[Variant]:
         return [v for op in self.merges for v in op.variants([shape] * k)]
+
+    def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = math.inf
+                  ) -> Iterator[Template]:
+        """The structures of :meth:`structures` as templates for the solver
+        (the interface every space offers :func:`synth.synthesize`)."""
+        for structure, _ in self.structures(problem, max_ops, rng, time_limit):
+            yield template(structure, len(problem.inputs))
 
     def structures(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = math.inf
                    ) -> Iterator[tuple[Structure, Abstract]]:

@@ -56,7 +56,7 @@ class Tally:
     rejections: Counter = field(default_factory=Counter)
 
     def unsat(self, tmpl: Template, unsat: Any) -> None:
-        key = tuple(label for label in unsat.core if " in {" not in label and " in 1.." not in label) or unsat.core
+        key = unsat.core
         self.cores[key] += 1
         self.examples.setdefault(key, _describe(tmpl))
         self.templates.setdefault(key, tmpl)

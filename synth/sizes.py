@@ -76,12 +76,16 @@ class _Tracker:
     solver: Any
     labels: dict[str, str] = field(default_factory=dict)
     guards: list[Any] = field(default_factory=list)
+    #: guards of domain memberships: part of a core, but not worth reporting
+    domains: set[str] = field(default_factory=set)
 
-    def add(self, condition: Any, label: str) -> None:
+    def add(self, condition: Any, label: str, domain: bool = False) -> None:
         if isinstance(condition, bool):
             condition = z3.BoolVal(condition)
         guard = z3.Bool(f"c{len(self.labels)}")
         self.labels[str(guard)] = label
+        if domain:
+            self.domains.add(str(guard))
         self.guards.append(guard)
         self.solver.add(z3.Implies(guard, condition))
 
@@ -100,8 +104,10 @@ class _Tracker:
             calls += 1
             if self.solver.check(*trial) == z3.unsat:
                 core = trial
+        # a domain says where a slot may range; the conflict is in the rest
+        shown = [g for g in core if str(g) not in self.domains] or core
         seen: list[str] = []
-        for g in core:
+        for g in shown:
             label = self.labels[str(g)]
             if label not in seen:
                 seen.append(label)
@@ -143,7 +149,7 @@ def solve_sizes(
     for s in tmpl.slots:
         dom = slot_domain(s, problem, domains)
         if dom is not None:
-            track.add(dom.constraint(variables[s.name]), f"{s.node}.{s.param} in {dom.describe()}")
+            track.add(dom.constraint(variables[s.name]), f"{s.node}.{s.param} in {dom.describe()}", domain=True)
 
     walker = SymbolicWalker(Program(tmpl.graph))
     shapes: dict[str, tuple] = {}

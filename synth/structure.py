@@ -30,7 +30,7 @@ from alphanas import ops
 from alphanas.ir import Graph, Input, IntParam, Node, Sym
 from alphanas.ops.spec import CONCRETE, Attrs, OpError, Variant
 from alphanas.properties import Matrix
-from alphanas.properties.depth import _KIND, States, _put, _step
+from alphanas.properties.depth import KIND, States, put_state, step_states
 from alphanas.properties.mixing import compose, identity, join, op_mixing
 
 __all__ = ["Abstract", "Slot", "Structure", "Template", "apply_shape", "merged", "representative", "resize_capacity", "template"]
@@ -192,10 +192,10 @@ class Abstract:
         if out is None:
             return None
         (m,) = op_mixing(v.op, Attrs(representative(v, self.shape)), [self.shape], out)
-        kind = _KIND[ops.lookup(v.op).depth_kind]  # type: ignore[union-attr]
+        kind = KIND[ops.lookup(v.op).depth_kind]  # type: ignore[union-attr]
         return Abstract(
             out,
-            {i: _step(s, kind) for i, s in self.depth.items()},
+            {i: step_states(s, kind) for i, s in self.depth.items()},
             {i: compose(p, m) for i, p in self.mixing.items()},
         )
 
@@ -227,18 +227,18 @@ def merged(parts: Sequence[Abstract], v: Variant) -> Abstract | None:
     if out is None:
         return None
     matrices = op_mixing(v.op, Attrs(representative(v, shape)), ins, out)
-    kind = _KIND[ops.lookup(v.op).depth_kind]  # type: ignore[union-attr]
+    kind = KIND[ops.lookup(v.op).depth_kind]  # type: ignore[union-attr]
     depth: dict[int, States] = {}
     mixing: dict[int, Matrix] = {}
     for part, m in zip(parts, matrices):
         for i, states in part.depth.items():
             have = depth.setdefault(i, {})
             for key, count in states.items():
-                _put(have, key, count)
+                put_state(have, key, count)
         for i, p in part.mixing.items():
             q = compose(p, m)
             mixing[i] = join(mixing[i], q) if i in mixing else q
-    return Abstract(out, {i: _step(s, kind) for i, s in depth.items()}, mixing)
+    return Abstract(out, {i: step_states(s, kind) for i, s in depth.items()}, mixing)
 
 
 # -- templates -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -26,7 +26,7 @@ from synth.domains import Domain
 from synth.explain import Infeasible, Tally, explain, proven_infeasible
 from synth.problem import Problem
 from synth.sizes import Objective, SizeSolution, sample_sizes, solve_sizes
-from synth.structure import Template, template
+from synth.structure import Template
 from synth.verify import Rejected, concrete_program, verify
 
 __all__ = ["Result", "Space", "Stats", "synthesize"]
@@ -69,11 +69,15 @@ class Result:
 
 
 class Space(Protocol):
-    """Where structures come from: the core language or a user's grammar."""
+    """Where structures come from: the core language
+    (:class:`~synth.enumerate.CoreSpace`) or a user's grammar
+    (:class:`~synth.grammar.GrammarSpace`). ``complete`` says, after an
+    enumeration, whether every structure within the limits was listed."""
 
     name: str
+    complete: bool
 
-    def templates(self, problem: Problem, max_ops: int, rng: random.Random) -> Any: ...
+    def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float) -> Iterator[Template]: ...
 
 
 def synthesize(
@@ -113,7 +117,7 @@ def synthesize(
         return Infeasible(problem, (proof,), proven=True, stats=stats.as_dict())
     found: list[Result] = []
     exhausted = True
-    for tmpl in _templates(space, problem, max_ops, rng, time_limit):
+    for tmpl in space.templates(problem, max_ops, rng, time_limit):
         if time.perf_counter() - start > time_limit:
             exhausted = False
             break
@@ -154,14 +158,6 @@ def synthesize(
     return explain(problem, tally, exhausted=exhausted, max_ops=max_ops, stats=stats.as_dict())
 
 
-def _templates(space: Any, problem: Problem, max_ops: int, rng: random.Random, time_limit: float) -> Any:
-    if hasattr(space, "structures"):
-        for structure, _ in space.structures(problem, max_ops, rng, time_limit):
-            yield template(structure, len(problem.inputs))
-    else:
-        yield from space.templates(problem, max_ops, rng, time_limit)
-
-
 def _rank(r: Result, objective: Objective, reference: Mapping[str, int] | None) -> tuple:
     res = r.properties.resources
     if objective == "cheapest":
@@ -170,5 +166,3 @@ def _rank(r: Result, objective: Objective, reference: Mapping[str, int] | None) 
         return (abs(int(res.params) - (reference or {}).get("params", 0)),)
     return ()
 
-
-__all__ += ["Template"]

@@ -106,7 +106,7 @@ def _row(label: str, outs: list[Outcome]) -> list[Any]:
     return row
 
 
-def diversity(model: str, problems: list[tuple[str, Any, int]], seeds: int, time_limit: float) -> list[int]:
+def diversity(problems: list[tuple[str, Any, int]], seeds: int, time_limit: float) -> list[int]:
     """Distinct regions (by canonical hash) among ``seeds`` seeds, per problem."""
     from synth import synthesize
 
@@ -151,7 +151,7 @@ def run_synth(argv: list[str]) -> int:
                                      "max_ops": max_ops})
         if args.diversity:
             selfs = [p for p in problems if p[0] == "self"][: args.diversity]
-            spread[model] = diversity(model, selfs, 20, args.time_limit)
+            spread[model] = diversity(selfs, 20, args.time_limit)
 
     header = ["model", "z3 self", "z3 mutated", "proven", "z3 med ms", "z3 p95 ms"]
     if "sample" in methods:

@@ -34,7 +34,7 @@ from alphanas.properties.pairs import Labels, Pair, combined, pair_label
 
 #: run kinds: no run yet (neutral ops only), a linear run, a nonlinear run
 NONE, LINEAR, NONLINEAR = 0, 1, 2
-_KIND = {"neutral": NONE, "linear": LINEAR, "nonlinear": NONLINEAR}
+KIND = {"neutral": NONE, "linear": LINEAR, "nonlinear": NONLINEAR}
 
 #: (first run kind, last run kind) -> the largest run count of the paths so
 #: far with those kinds; (NONE, NONE) is the all-neutral path (count 0)
@@ -93,23 +93,23 @@ def combine(parts: Sequence[Depth], inputs: Sequence[str] | None = None) -> Dept
 # -- abstract inference ------------------------------------------------------------
 
 
-def _put(out: States, key: tuple[int, int], count: int) -> None:
+def put_state(out: States, key: tuple[int, int], count: int) -> None:
     if out.get(key, -1) < count:
         out[key] = count
 
 
-def _step(states: States, kind: int) -> States:
+def step_states(states: States, kind: int) -> States:
     """The states after one op of ``kind``."""
     if kind == NONE:
         return states
     out: States = {}
     for (first, last), count in states.items():
         if first == NONE:
-            _put(out, (kind, kind), 1)
+            put_state(out, (kind, kind), 1)
         elif last == kind:
-            _put(out, (first, kind), count)
+            put_state(out, (first, kind), count)
         else:
-            _put(out, (first, kind), count + 1)
+            put_state(out, (first, kind), count + 1)
     return out
 
 
@@ -119,13 +119,13 @@ def _compose(states: States, segment: States) -> States:
     for (first, last), count in states.items():
         for (f2, l2), d in segment.items():
             if f2 == NONE:  # an all-neutral segment changes nothing
-                _put(out, (first, last), count)
+                put_state(out, (first, last), count)
             elif first == NONE:
-                _put(out, (f2, l2), d)
+                put_state(out, (f2, l2), d)
             elif last == f2:  # the two runs at the junction are one
-                _put(out, (first, l2), count + d - 1)
+                put_state(out, (first, l2), count + d - 1)
             else:
-                _put(out, (first, l2), count + d)
+                put_state(out, (first, l2), count + d)
     return out
 
 
@@ -134,7 +134,7 @@ def _merge(into: dict[str, States], source: str, states: States) -> None:
         return
     have = into.setdefault(source, {})
     for key, count in states.items():
-        _put(have, key, count)
+        put_state(have, key, count)
 
 
 def summarize(inst: Instance, memo: dict[int, dict[str, States]] | None = None) -> dict[str, States]:
@@ -161,13 +161,13 @@ def summarize(inst: Instance, memo: dict[int, dict[str, States]] | None = None) 
         else:
             op = ops.lookup(n.op)
             assert op is not None, n.op
-            kind = _KIND[op.depth_kind]
+            kind = KIND[op.depth_kind]
             joined: dict[str, States] = {}
             for value in n.inputs:
                 for source, states in reach.get(value, {}).items():
                     _merge(joined, source, states)
             for source, states in joined.items():
-                _merge(here, source, _step(states, kind))
+                _merge(here, source, step_states(states, kind))
         reach[n.id] = here
     result = reach.get(g.output, {})
     memo[key] = result
