@@ -29,19 +29,20 @@ grammar (:meth:`GrammarSpace.accepts`) before it is returned.
 
 from __future__ import annotations
 
+import copy
+import heapq
 import random
 import re
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lark
 
 from alphanas.errors import AlphanasError, ParseError
-from alphanas.ir import Loc, Sym
+from alphanas.ir import Arith, Loc, Sym
 from alphanas.parse import parse
 from synth.domains import Domain
 from synth.problem import Problem
@@ -52,6 +53,10 @@ __all__ = ["GrammarSpace", "SpaceError"]
 _CHOICE = re.compile(r"^\(\?:(\d+(?:\|\d+)*)\)$")
 _DOMAIN = re.compile(r"//\s*domain\s+([A-Z_][A-Z0-9_]*)\s*:\s*(\d+)\s*\.\.\s*(\d+)(?:\s+step\s+(\d+))?")
 _HOLE = "\x00{}\x00"
+_ASSIGNED = re.compile(r"(?:^|\n)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+_RETURNS = re.compile(r"(?:^|\n|\})\s*return\b")
+
+Order = Literal["smallest", "random"]
 
 
 class SpaceError(AlphanasError):
@@ -72,11 +77,19 @@ class GrammarSpace:
     """A user's space: sentences of ``rule`` in the grammar at ``path`` (or
     in ``text``)."""
 
-    def __init__(self, text: str, rule: str, file: str = "<grammar>", max_expansions: int = 40) -> None:
+    def __init__(self, text: str, rule: str, file: str = "<grammar>", max_expansions: int = 40,
+                 inputs: Sequence[str] | None = None, constants: Mapping[str, int] | None = None,
+                 order: Order = "smallest") -> None:
         self.file = file
         self.rule = rule
         self.text = text
         self.max_expansions = max_expansions
+        #: the names the sentences use for the region's tensor inputs (None: x0, x1, ...)
+        self.inputs = tuple(inputs) if inputs is not None else None
+        #: int names the sentences may use with a fixed value (a block's parameters)
+        self.constants = dict(constants or {})
+        #: "smallest": fewest expansions first; "random": random derivations
+        self.order = order
         defined = re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(?:\{[^}]*\})?\s*:", text, re.MULTILINE)
         if rule not in defined:
             import difflib
@@ -86,7 +99,8 @@ class GrammarSpace:
             raise SpaceError(f"the grammar has no rule {rule!r}", Loc(file, 1, 1), text=text,
                              hint=f"{guess}its rules are {', '.join(sorted(set(defined)))}")
         try:
-            self.parser = lark.Lark(text, start=rule, parser="earley", keep_all_tokens=True)
+            # one parser serves every rule of the grammar (see :meth:`at`)
+            self.parser = lark.Lark(text, start=sorted(set(defined)), parser="earley", keep_all_tokens=True)
         except lark.exceptions.GrammarError as err:
             raise SpaceError(f"the grammar does not load: {err}", Loc(file, 1, 1), text=text,
                              hint="check the rule names and the Lark syntax") from err
@@ -102,6 +116,23 @@ class GrammarSpace:
         if rule not in self.rules:
             raise SpaceError(f"the grammar has no rule {rule!r}", Loc(file, 1, 1), text=text,
                              hint=f"its rules are {', '.join(sorted(n for n in self.rules if not n.startswith('_')))}")
+        self._least = self._least_expansions()
+        #: templates by sentence and names, shared by the views :meth:`at` makes
+        self._templates: dict[tuple[Any, ...], GrammarTemplate | None] = {}
+
+    def at(self, rule: str, inputs: Sequence[str] | None = None, constants: Mapping[str, int] | None = None,
+           order: Order | None = None) -> GrammarSpace:
+        """The same grammar seen from another rule, with the names its
+        sentences use for inputs and fixed sizes (no new parser is built)."""
+        if rule not in self.rules:
+            raise SpaceError(f"the grammar has no rule {rule!r}", Loc(self.file, 1, 1), text=self.text)
+        other = copy.copy(self)
+        other.rule = rule
+        other.name = f"{Path(self.file).name}:{rule}"
+        other.inputs = tuple(inputs) if inputs is not None else self.inputs
+        other.constants = dict(constants) if constants is not None else dict(self.constants)
+        other.order = order or self.order
+        return other
 
     @staticmethod
     def load(path: str | Path, rule: str) -> GrammarSpace:
@@ -150,29 +181,35 @@ class GrammarSpace:
         return sum(self.literals.get(s.name, "").count("(") for s in form if s.is_term)
 
     def sentences(self, rng: random.Random, deadline: float, max_ops: int | None = None) -> Iterator[tuple[str, int]]:
-        """Sentences of the rule with slot holes, fewest expansions first;
-        (text with holes, expansions). Forms that already hold more than
+        """Sentences of the rule with slot holes, fewest expansions first and
+        in seeded random order among equally small ones; (text with holes,
+        expansions). Forms are expanded best first by the fewest expansions
+        any of their sentences can have, so sentences of one size do not come
+        clustered by their first choices. Forms that already hold more than
         ``max_ops`` calls are dropped (their sentences would be too)."""
         self.complete = True
-        queue: deque[tuple[tuple[Any, ...], int]] = deque([((lark.grammar.NonTerminal(self.rule),), 0)])
-        while queue:
+        start = (lark.grammar.NonTerminal(self.rule),)
+        heap: list[tuple[int, float, int, tuple[Any, ...], int]] = [(self._least.get(self.rule, 0), 0.0, 0, start, 0)]
+        pushed = 0
+        while heap:
             if time.perf_counter() > deadline:
                 self.complete = False
                 return
-            form, used = queue.popleft()
+            _, _, _, form, used = heapq.heappop(heap)
             if max_ops is not None and self._calls(form) > max_ops:
                 continue
             k = next((i for i, s in enumerate(form) if not s.is_term), None)
             if k is None:
                 yield self._write(form), used
                 continue
-            if used >= self.max_expansions:
-                self.complete = False
-                continue
-            options = list(self.rules.get(form[k].name, []))
-            rng.shuffle(options)
-            for expansion in options:
-                queue.append(((*form[:k], *expansion, *form[k + 1 :]), used + 1))
+            for expansion in self.rules.get(form[k].name, []):
+                child = (*form[:k], *expansion, *form[k + 1 :])
+                least = used + 1 + sum(self._least.get(x.name, 1 << 20) for x in child if not x.is_term)
+                if least > self.max_expansions:
+                    self.complete = False
+                    continue
+                pushed += 1
+                heapq.heappush(heap, (least, rng.random(), pushed, child, used + 1))
 
     def _write(self, form: tuple[Any, ...]) -> str:
         parts = []
@@ -180,18 +217,149 @@ class GrammarSpace:
             parts.append(_HOLE.format(s.name) if s.name in self.domains else self.literals.get(s.name, ""))
         return "".join(parts)
 
+    def random_sentences(self, rng: random.Random, deadline: float, max_ops: int | None = None,
+                         tries: int = 2000) -> Iterator[tuple[str, int]]:
+        """Random derivations of the rule, each nonterminal expanded by a
+        seeded choice among the alternatives that can still finish within
+        ``max_expansions``; (text with holes, expansions), repeats included.
+        Never complete: a random walk cannot tell that it saw everything."""
+        self.complete = False
+        for _ in range(tries):
+            if time.perf_counter() > deadline:
+                return
+            drawn = self._random_form(rng)
+            if drawn is None:
+                continue
+            form, used = drawn
+            if max_ops is None or self._calls(form) <= max_ops:
+                yield self._write(form), used
+
+    def _random_form(self, rng: random.Random) -> tuple[tuple[Any, ...], int] | None:
+        out: list[Any] = []
+        stack: list[Any] = [lark.grammar.NonTerminal(self.rule)]
+        used = 0
+        while stack:
+            symbol = stack.pop()
+            if symbol.is_term:
+                out.append(symbol)
+                continue
+            left = self.max_expansions - used - sum(self._least.get(s.name, 0) for s in stack if not s.is_term)
+            options = [e for e in self.rules.get(symbol.name, [])
+                       if 1 + sum(self._least.get(x.name, 0) for x in e if not x.is_term) <= left]
+            if not options:
+                return None
+            expansion = rng.choice(options)
+            used += 1
+            stack.extend(reversed(expansion))
+        return tuple(out), used
+
+    def _least_expansions(self) -> dict[str, int]:
+        """The fewest expansions that finish each rule (a fixed point; rules
+        that never finish are left out)."""
+        least: dict[str, int] = {}
+        changed = True
+        while changed:
+            changed = False
+            for name, expansions in self.rules.items():
+                for e in expansions:
+                    if all(x.is_term or x.name in least for x in e):
+                        cost = 1 + sum(least[x.name] for x in e if not x.is_term)
+                        if cost < least.get(name, 1 << 30):
+                            least[name] = cost
+                            changed = True
+        return least
+
+    def count(self, max_expansions: int | None = None) -> tuple[int, int, bool]:
+        """How many sentences the rule derives within ``max_expansions``:
+        (derivations, derivations × the choices of their slots, whether that
+        is every sentence of the rule, i.e. no derivation needs more).
+        Derivations are counted, so an ambiguous grammar counts a sentence
+        once per derivation."""
+        limit = max_expansions or self.max_expansions
+        # table[name][e]: (derivations, sized) using exactly e expansions
+        table: dict[str, list[tuple[int, int]]] = {n: [(0, 0)] * (limit + 2) for n in self.rules}
+        for e in range(1, limit + 2):
+            for name, expansions in self.rules.items():
+                plain = sized = 0
+                for expansion in expansions:
+                    ways = self._sequence_ways(expansion, e - 1, table)
+                    plain += ways[0]
+                    sized += ways[1]
+                table[name][e] = (plain, sized)
+        within = table[self.rule][: limit + 1]
+        finite = table[self.rule][limit + 1] == (0, 0) and not self._recursive(self.rule)
+        return sum(p for p, _ in within), sum(z for _, z in within), finite
+
+    def _sequence_ways(self, symbols: tuple[Any, ...], budget: int,
+                       table: Mapping[str, list[tuple[int, int]]]) -> tuple[int, int]:
+        """Ways to derive a sequence of symbols with exactly ``budget``
+        expansions in all (a convolution over the symbols)."""
+        ways = [(1, 1)] + [(0, 0)] * budget
+        for x in symbols:
+            if x.is_term:
+                choices = len(list(self.domains[x.name].candidates())) if x.name in self.domains else 1
+                ways = [(p, z * choices) for p, z in ways]
+                continue
+            row = table[x.name]
+            new = [(0, 0)] * (budget + 1)
+            for used, (p, z) in enumerate(ways):
+                if not p:
+                    continue
+                for e in range(1, budget - used + 1):
+                    q, w = row[e]
+                    if q:
+                        a, b = new[used + e]
+                        new[used + e] = (a + p * q, b + z * w)
+            ways = new
+        return ways[budget]
+
+    def _recursive(self, rule: str) -> bool:
+        """Whether a rule reachable from ``rule`` can derive itself again."""
+        reach: dict[str, set[str]] = {
+            n: {x.name for e in es for x in e if not x.is_term} for n, es in self.rules.items()}
+        seen: set[str] = set()
+        todo = [rule]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(reach.get(n, ()))
+        for n in seen:
+            stack, visited = list(reach.get(n, ())), set()
+            while stack:
+                m = stack.pop()
+                if m == n:
+                    return True
+                if m not in visited:
+                    visited.add(m)
+                    stack.extend(reach.get(m, ()))
+        return False
+
     def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = 2.0
                   ) -> Iterator[GrammarTemplate]:
-        """A template per sentence with at most ``max_ops`` ops."""
+        """A template per sentence with at most ``max_ops`` ops, smallest
+        first or in random order (``order``)."""
         deadline = time.perf_counter() + time_limit
         seen: set[str] = set()
-        for sentence, _ in self.sentences(rng, deadline, max_ops):
+        draw = self.random_sentences if self.order == "random" else self.sentences
+        for sentence, _ in draw(rng, deadline, max_ops):
             if sentence in seen:
                 continue
             seen.add(sentence)
-            tmpl = self._template(sentence, len(problem.inputs))
+            tmpl = self.template(sentence, len(problem.inputs))
             if tmpl is not None and 1 <= len(tmpl.graph.nodes) <= max_ops:
                 yield tmpl
+
+    def template(self, sentence: str, n_inputs: int) -> GrammarTemplate | None:
+        """The sentence (slot holes marked, or none) as a block over the
+        inputs whose int parameters are its slots; None when it is not a
+        region over those inputs. A sentence is an expression, statements,
+        or statements ending in ``return``. Memoised per grammar."""
+        key = (sentence, n_inputs, self.inputs, tuple(sorted(self.constants.items())))
+        if key not in self._templates:
+            self._templates[key] = self._template(sentence, n_inputs)
+        return self._templates[key]
 
     def _template(self, sentence: str, n_inputs: int) -> GrammarTemplate | None:
         holes: list[str] = []
@@ -201,27 +369,38 @@ class GrammarSpace:
             return f"s{len(holes) - 1}"
 
         body = re.sub("\x00([A-Z_][A-Z0-9_]*)\x00", fill, sentence)
-        params = "".join(f", s{i}: int" for i in range(len(holes)))
-        inputs = ", ".join(f"x{i}" for i in range(n_inputs))
-        # the model only makes the block part of a program (parsing does not check shapes)
-        args = "".join(", 1" for _ in holes)
+        names = self.inputs if self.inputs is not None else tuple(f"x{i}" for i in range(n_inputs))
+        if len(names) != n_inputs:
+            return None
+        ints = [*self.constants, *(f"s{i}" for i in range(len(holes)))]
+        params = "".join(f", {name}: int" for name in ints)
+        args = "".join(", 1" for _ in ints)
         header = ", ".join(f"x{i}: [1]" for i in range(n_inputs))
-        text = (f"block region({inputs}{params}) {{\n  return {body}\n}}\n"
-                f"model _space({header}) {{\n  return region({inputs}{args})\n}}\n")
+        calls = ", ".join(f"x{i}" for i in range(n_inputs))
+        # the model only makes the block part of a program (parsing does not check shapes)
+        text = (f"block region({', '.join(names)}{params}) {{\n{_as_body(body)}\n}}\n"
+                f"model _space({header}) {{\n  return region({calls}{args})\n}}\n")
         try:
             program = parse(text, "<space sentence>")
         except (AlphanasError, ParseError):
-            return None  # a sentence that is not an expression over the inputs: not a region
+            return None  # not a region over these inputs
         graph = program.block("region")
         slots = []
         for n in graph.nodes:
             for k, v in n.attrs:
-                if isinstance(v, Sym):
-                    kind = self.domains[holes[int(v.name[1:])]]
-                    slots.append(Slot(v.name, n.id, k, tuple(kind.candidates())))
+                for name in _symbols(v):
+                    if name in self.constants:
+                        slots.append(Slot(name, n.id, k, (self.constants[name],)))
+                    else:
+                        slots.append(Slot(name, n.id, k, tuple(self.domains[holes[int(name[1:])]].candidates())))
         return GrammarTemplate(graph, tuple(slots), None, sentence=sentence, label=body)
 
     # -- membership ------------------------------------------------------------------------------
+    def parse(self, sentence: str) -> lark.Tree:
+        """The sentence's derivation from the rule (raises Lark's error if
+        the grammar does not derive it)."""
+        return self.parser.parse(sentence, start=self.rule)
+
     def written(self, tmpl: Template, values: Mapping[str, int]) -> str:
         """The sentence with the solved sizes written in."""
         assert isinstance(tmpl, GrammarTemplate)
@@ -230,7 +409,31 @@ class GrammarSpace:
     def accepts(self, tmpl: Template, values: Mapping[str, int]) -> bool:
         """The space's own grammar parses the sentence with its sizes."""
         try:
-            self.parser.parse(self.written(tmpl, values))
+            self.parse(self.written(tmpl, values))
         except lark.exceptions.LarkError:
             return False
         return True
+
+
+def _as_body(sentence: str) -> str:
+    """A block body for a sentence: statements ending in ``return`` as they
+    are; other statements return the last name they assign; an expression
+    is returned."""
+    if _RETURNS.search(sentence):
+        return sentence
+    assigned = _ASSIGNED.findall(sentence)
+    if assigned:
+        return f"{sentence}\n  return {assigned[-1]}"
+    return f"  return {sentence}"
+
+
+def _symbols(value: Any) -> Iterator[str]:
+    """The int names an argument value uses."""
+    if isinstance(value, Sym):
+        yield value.name
+    elif isinstance(value, Arith):
+        yield from _symbols(value.left)
+        yield from _symbols(value.right)
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _symbols(v)

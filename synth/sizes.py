@@ -130,6 +130,16 @@ def _fmt(shape: Sequence[int]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
+def _fixed_values(tmpl: Template) -> dict[str, int] | None:
+    """The slots' values when each slot has exactly one (else None)."""
+    values: dict[str, int] = {}
+    for s in tmpl.slots:
+        if s.tie is not None or not isinstance(s.kind, tuple) or len(set(s.kind)) != 1:
+            return None
+        values[s.name] = s.kind[0]
+    return values
+
+
 def solve_sizes(
     tmpl: Template,
     problem: Problem,
@@ -140,6 +150,11 @@ def solve_sizes(
     timeout_ms: int = 2000,
 ) -> SizeSolution | Unsat:
     """Sizes for the template's slots that fit the problem, or the reason none do."""
+    fixed = _fixed_values(tmpl)
+    if fixed is not None:
+        # nothing to choose (a grammar sentence with its sizes written in):
+        # verification checks the shapes and budgets without a solver
+        return SizeSolution(fixed, 0)
     variables = {s.name: z3.Int(s.name) for s in tmpl.slots}
     solver: Any = z3.Optimize() if objective != "any" else z3.Solver()
     solver.set("timeout", timeout_ms)

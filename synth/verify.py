@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
-from alphanas.analysis import analyze
+from alphanas.analysis import Instance, analyze
 from alphanas.errors import AlphanasError
 from alphanas.ir import Graph, Input, Program, evaluate
 from alphanas.parse import parse
@@ -48,16 +49,28 @@ def concrete_program(tmpl: Template, problem: Problem, values: Mapping[str, int]
     return Program(model)
 
 
-def verify(program: Program, problem: Problem) -> Verified:
-    """Re-parse, re-analyse and re-infer; :class:`Rejected` unless every
-    requirement holds."""
-    text = print_program(program)
+@lru_cache(maxsize=4096)
+def _analysed(text: str) -> tuple[Program, Instance, RegionProperties] | str:
+    """A region's text parsed, analysed and its properties inferred, or why
+    it does not check. Memoised: enumeration meets the same region text
+    again and again (a grammar's sentences with their sizes written in), and
+    all three values are immutable."""
     try:
         reparsed = parse(text, "<synthesized>")
         inst = analyze(reparsed)
     except AlphanasError as err:
-        raise Rejected(f"the synthesized text does not check: {err.message}") from err
-    props = whole_graph_properties(reparsed, inst)
+        return err.message
+    return reparsed, inst, whole_graph_properties(reparsed, inst)
+
+
+def verify(program: Program, problem: Problem) -> Verified:
+    """Re-parse, re-analyse and re-infer; :class:`Rejected` unless every
+    requirement holds."""
+    text = print_program(program)
+    checked = _analysed(text)
+    if isinstance(checked, str):
+        raise Rejected(f"the synthesized text does not check: {checked}")
+    reparsed, inst, props = checked
     if tuple(inst.output_shape) != tuple(problem.output):
         raise Rejected(f"output shape {list(inst.output_shape)}, the problem needs {list(problem.output)}")
     shapes = tuple(tuple(inst.shapes[i]) for i in reparsed.model.input_ids)

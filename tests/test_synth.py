@@ -148,7 +148,7 @@ def test_grammar_space_regions_are_sentences_of_the_grammar() -> None:
         result = synthesize(problem, space, seed=seed, max_ops=9)
         assert result.ok
         check_region(result.text, problem)
-        space.parser.parse(result.sentence)  # raises if the grammar does not derive it
+        space.parse(result.sentence)  # raises if the grammar does not derive it
         again = parse(f"model region(x0: [8, 16, 16]) {{\n  return {result.sentence}\n}}\n")
         assert again == result.program  # the sentence is the region
 

@@ -1,0 +1,361 @@
+"""Search spaces written as grammars, over whole programs.
+
+A user narrows the language with a Lark grammar: the sentences of one of
+its rules are the **body** of one graph of the program — the model's body
+(statements over the model's input ``x`` ending in ``return``) or the body
+of a block, say NAS-Bench-201's ``block cell(x, c: int)``. Numeric slots
+are terminals with domains (:mod:`synth.grammar`); the body may use the
+graph's int parameters (``c``) by name.
+
+A program is *in the space* when its graph's body, as the canonical printer
+writes it, is derived by the rule. Whitespace does not count: the grammar
+is matched against the body with every blank removed, so a grammar may
+write its literals as it likes (:func:`squeezed_grammar`).
+
+Mutation stays inside the space (:class:`SpaceMutation`), as DESIGN.md
+asks: the body's derivation tree is computed, one subtree (a *fragment*:
+a derivation of some rule R) is chosen, and it is replaced by another
+derivation of R, found by :func:`synth.synthesize` in the grammar seen from
+R (:meth:`synth.grammar.GrammarSpace.at`). Three modes share those steps:
+
+- ``guided`` (αNAS): the fragment's ops form a region of the graph; its
+  properties are inferred and mutated, and the new derivation must reach
+  them (smallest derivations first);
+- ``edit``: a random derivation of R that fits the shapes, no properties
+  (the random-edit baseline inside a space);
+- ``sample``: the whole body re-derived at random (random sampling from
+  the space).
+
+Every child is re-parsed, shape-checked in every instance of the graph and
+derived by the grammar again before it is returned.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import lark
+
+from alphanas.analysis import Instance, analyze
+from alphanas.canonical import program_hash
+from alphanas.errors import AlphanasError
+from alphanas.ir import Graph, Loc, Program
+from alphanas.parse import parse
+from alphanas.printer import print_program
+from alphanas.properties import api as props_api
+from alphanas.regions import Region, instances_of, make_region
+from alphanas.variation import Child, VariationFailed
+from synth.grammar import GrammarSpace, SpaceError
+
+__all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
+
+Mode = Literal["guided", "edit", "sample"]
+
+_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"(i?)')
+_BLANKS = re.compile(r"\\[nrt]|\s")
+
+
+# -- whitespace-insensitive membership -----------------------------------------------------------
+
+
+def squeezed_grammar(text: str) -> str:
+    """The grammar with the blanks taken out of its string literals (a
+    literal of blanks only disappears), for matching blank-free text."""
+    lines = []
+    for line in text.split("\n"):
+        code, comment = _split_comment(line)
+        lines.append(_LITERAL.sub(_squeeze, code) + comment)
+    return "\n".join(lines)
+
+
+def _squeeze(match: re.Match[str]) -> str:
+    inner = _BLANKS.sub("", match.group(0)[1 : -1 - len(match.group(1))])
+    return f'"{inner}"{match.group(1)}' if inner else ""
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """A grammar line split at its ``//`` comment (not one inside a string)."""
+    quoted = False
+    k = 0
+    while k < len(line):
+        ch = line[k]
+        if ch == "\\" and quoted:
+            k += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and line.startswith("//", k):
+            return line[:k], line[k:]
+        k += 1
+    return line, ""
+
+
+# -- derivations of a program's body ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A subtree of a body's derivation: a derivation of ``rule`` written at
+    ``[start, end)`` of the program's text, and the graph's nodes there."""
+
+    rule: str
+    start: int
+    end: int
+    text: str
+    nodes: tuple[str, ...]
+    region: Region | None
+
+    def describe(self) -> str:
+        return f"{self.rule} ({len(self.nodes)} op{'s' if len(self.nodes) != 1 else ''})"
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A program in its canonical text, and how the space derives its graph's body."""
+
+    program: Program
+    text: str
+    graph: Graph
+    tree: lark.Tree
+    fragments: tuple[Fragment, ...]
+
+
+class ProgramSpace:
+    """The programs whose ``graph`` body (None: the model's) is a sentence
+    of ``rule`` in the grammar ``text``."""
+
+    def __init__(self, text: str, rule: str, file: str = "<grammar>", graph: str | None = None) -> None:
+        self.grammar = GrammarSpace(text, rule, file)
+        self.rule = rule
+        self.file = file
+        self.graph = graph
+        rules = sorted(self.grammar.rules)
+        try:
+            self._matcher = lark.Lark(squeezed_grammar(text), start=rules, parser="earley",
+                                      keep_all_tokens=True, propagate_positions=True)
+        except lark.exceptions.LarkError as err:
+            raise SpaceError(f"the grammar does not load once blanks are ignored: {err}", Loc(file, 1, 1),
+                             text=text, hint="a literal made of blanks only cannot stand alone in a rule") from err
+
+    @staticmethod
+    def load(path: str | Path, rule: str, graph: str | None = None) -> ProgramSpace:
+        path = Path(path)
+        if not path.is_file():
+            raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar")
+        return ProgramSpace(path.read_text(), rule, str(path), graph)
+
+    @property
+    def name(self) -> str:
+        return f"{Path(self.file).name}:{self.rule}"
+
+    # -- which graph, where its body is ---------------------------------------------------------
+    def graph_of(self, program: Program) -> Graph:
+        if self.graph is None or self.graph == program.model.name:
+            return program.model
+        try:
+            return program.block(self.graph)
+        except KeyError:
+            raise SpaceError(f"the program has no block {self.graph!r}, whose body the space describes",
+                             hint=f"its blocks are {', '.join(b.name for b in program.blocks) or 'none'}") from None
+
+    @staticmethod
+    def body_span(text: str, graph: Graph) -> tuple[int, int]:
+        """Where the graph's body (between its braces) is in the text."""
+        header = re.search(rf"(?m)^\s*{graph.kind}\s+{re.escape(graph.name)}\s*\(", text)
+        if header is None:
+            raise SpaceError(f"no definition of {graph.kind} {graph.name} in the program's text")
+        open_brace = text.index("{", header.end())
+        return open_brace + 1, text.index("}", open_brace)
+
+    # -- membership -----------------------------------------------------------------------------------
+    def derive(self, program: Program) -> Derivation:
+        """The derivation of the graph's body, with its fragments; a
+        :class:`SpaceError` saying where the body leaves the space if it does."""
+        text = print_program(program)
+        program = parse(text, "<space program>")
+        graph = self.graph_of(program)
+        start, end = self.body_span(text, graph)
+        kept = [k for k in range(start, end) if not text[k].isspace()]
+        squeezed = "".join(text[k] for k in kept)
+        try:
+            tree = self._matcher.parse(squeezed, start=self.rule)
+        except lark.exceptions.UnexpectedInput as err:
+            at = kept[min(err.pos_in_stream or 0, len(kept) - 1)] if kept else start
+            line = text.count("\n", 0, at) + 1
+            column = at - (text.rfind("\n", 0, at) + 1) + 1
+            raise SpaceError(f"the body of {graph.kind} {graph.name} is not a sentence of {self.name}",
+                             Loc("<program>", line, column), text=text,
+                             hint=f"the grammar's rule {self.rule!r} does not derive it from here on") from None
+        return Derivation(program, text, graph, tree, tuple(self._fragments(text, graph, tree, kept)))
+
+    def contains(self, program: Program) -> bool:
+        try:
+            self.derive(program)
+        except (SpaceError, AlphanasError):
+            return False
+        return True
+
+    def _fragments(self, text: str, graph: Graph, tree: lark.Tree, kept: list[int]) -> Iterator[Fragment]:
+        line_starts = [0] + [k + 1 for k, ch in enumerate(text) if ch == "\n"]
+
+        def offset(loc: Loc) -> int:
+            return line_starts[loc.line - 1] + loc.column - 1
+
+        placed = [(offset(n.loc), n.id) for n in graph.nodes if n.loc is not None]
+        for sub in tree.iter_subtrees_topdown():
+            if sub.meta.empty or not isinstance(sub.data, str) or sub.data not in self.grammar.rules:
+                continue
+            a, b = kept[sub.meta.start_pos], kept[sub.meta.end_pos - 1] + 1
+            nodes = tuple(node for at, node in placed if a <= at < b)
+            yield Fragment(sub.data, a, b, text[a:b], nodes, _single_output_region(graph, nodes))
+
+    # -- seen from one rule -----------------------------------------------------------------------
+    def fragment_space(self, fragment: Fragment, graph: Graph, instance: Instance, order: str) -> GrammarSpace:
+        """The grammar seen from the fragment's rule, its sentences over the
+        names of the fragment's inputs, the graph's int parameters fixed
+        to their values in ``instance``."""
+        assert fragment.region is not None
+        return self.grammar.at(fragment.rule, inputs=_input_names(graph, fragment.region),
+                               constants=dict(instance.bindings), order=order)  # type: ignore[arg-type]
+
+    @cached_property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(sorted(self.grammar.rules))
+
+
+def _single_output_region(graph: Graph, nodes: tuple[str, ...]) -> Region | None:
+    """The nodes as a region the synthesizer can replace (one output, tensor
+    inputs, no block calls), or None."""
+    if not nodes:
+        return None
+    try:
+        region = make_region(graph, nodes)
+    except (ValueError, KeyError, AlphanasError):
+        return None
+    if len(region.outputs) != 1 or not region.inputs:
+        return None
+    return region
+
+
+def _input_names(graph: Graph, region: Region) -> tuple[str, ...]:
+    """How the body's text names each input of the region: a graph input by
+    its name, a node's value by the name it was assigned to."""
+    named = {n.id: n.name for n in graph.nodes}
+    names = []
+    for value in region.inputs:
+        name = named.get(value, value)
+        if name is None:
+            raise VariationFailed(f"the region's input {value} has no name in the text")
+        names.append(name)
+    return tuple(names)
+
+
+# -- the variation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpaceMutation:
+    """A :class:`~alphanas.variation.Variation` that stays inside a
+    :class:`ProgramSpace` (see the module docstring for the three modes)."""
+
+    space: ProgramSpace
+    mode: Mode = "guided"
+    settings: Any = field(default=None)  # alphanas.mutate.MutationSettings (None: its defaults)
+    name: str = "alphanas"
+
+    def vary(self, parent: Program, rng: random.Random) -> Child:
+        from alphanas.mutate import MutationSettings
+
+        settings = self.settings or MutationSettings()
+        derivation = self.space.derive(parent)
+        choices = [f for f in derivation.fragments if f.region is not None]
+        if self.mode == "sample":
+            choices = choices[:1]  # the root: the whole body
+        if not choices:
+            raise VariationFailed(f"no fragment of the body of {derivation.graph.name} is a one-output region")
+        instance = instances_of(derivation.program, derivation.graph.name)[0]
+        reasons: list[str] = []
+        for _ in range(settings.attempts):
+            fragment = rng.choice(choices)
+            try:
+                return self._rederive(derivation, fragment, instance, rng, settings)
+            except VariationFailed as err:
+                reasons.append(f"{fragment.rule}: {err}")
+        raise VariationFailed(f"no child in {settings.attempts} attempts: " + "; ".join(reasons[-3:]))
+
+    def _rederive(self, d: Derivation, fragment: Fragment, instance: Instance, rng: random.Random,
+                  settings: Any) -> Child:
+        from alphanas.mutate import Pick, region_budgets, size_limit
+        from synth import Problem, synthesize
+
+        assert fragment.region is not None
+        pick = Pick(d.graph.name, fragment.region, instance)
+        props = props_api.region_properties(d.program, d.graph.name, fragment.region, instance)
+        guided = self.mode == "guided"
+        target = (props_api.mutate(props, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
+                                   p_mixing=settings.p_mixing) if guided else None)
+        budgets = region_budgets(d.program, pick, props, settings)
+        if target is not None:
+            problem = Problem.from_properties(target, budgets)
+            max_ops = size_limit(d.program, pick, target, settings.slack)
+        else:
+            problem = Problem(tuple(tuple(s) for s in props.shapes.inputs), tuple(props.shapes.outputs[0]),
+                              budgets=budgets)
+            max_ops = max(len(fragment.nodes) + settings.slack, 2) if self.mode == "edit" else 10**6
+        seen_from_rule = self.space.fragment_space(fragment, d.graph, instance,
+                                                   "smallest" if guided else "random")
+        result = synthesize(problem, seen_from_rule, seed=rng.randrange(2**31),
+                            time_limit=settings.synth_time_limit, max_ops=max_ops,
+                            avoid=_fragment_hashes(seen_from_rule, fragment, problem, instance))
+        if not result.ok:
+            raise VariationFailed(result.reasons[0] if result.reasons else "no derivation")
+        child = self._splice(d, fragment, result.sentence, rng)
+        operator = {"guided": "property_mutation", "edit": "random_derivation", "sample": "random_sample"}
+        record: dict[str, Any] = {
+            "graph": d.graph.name,
+            "space": self.space.name,
+            "rule": fragment.rule,
+            "fragment": fragment.text,
+            "region": list(fragment.region.order),
+            "inputs": list(fragment.region.inputs),
+            "output": fragment.region.outputs[0],
+            "bindings": dict(instance.bindings),
+            "before": props_api.to_json(props),
+            "after": props_api.to_json(result.properties),
+            "replacement": result.sentence,
+            "synthesis": result.stats.as_dict(),
+        }
+        if target is not None:
+            record["target"] = props_api.to_json(target)
+        return Child(child, operator[self.mode], record)
+
+    def _splice(self, d: Derivation, fragment: Fragment, sentence: str, rng: random.Random) -> Program:
+        """The child: the fragment's text replaced by the new sentence,
+        re-parsed, shape-checked in every instance, derived by the grammar."""
+        text = d.text[: fragment.start] + sentence + d.text[fragment.end :]
+        try:
+            child = parse(text, "<child>")
+            analyze(child)
+        except AlphanasError as err:
+            raise VariationFailed(f"the child does not check: {err.message}") from err
+        if program_hash(child) == program_hash(d.program):
+            raise VariationFailed("the child equals its parent up to canonical form")
+        self.space.derive(child)  # a SpaceError here would be a bug: let it surface
+        return parse(print_program(child), "<child>")
+
+
+def _fragment_hashes(space: GrammarSpace, fragment: Fragment, problem: Any, instance: Instance) -> set[str]:
+    """The canonical hash of the fragment as a region, so that synthesis
+    passes over the derivation the parent already has."""
+    from synth.verify import concrete_program
+
+    tmpl = space.template(fragment.text, len(problem.inputs))
+    if tmpl is None:
+        return set()
+    return {program_hash(concrete_program(tmpl, problem, dict(instance.bindings)))}
