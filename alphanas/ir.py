@@ -97,6 +97,10 @@ class Node:
     signature order, so two nodes are equal when they compute the same thing
     however they were written. ``name`` is the name the user gave the value
     (None for a call nested inside another); ``id`` is unique in the graph.
+    ``written`` names the parameters the text spelled out: the printer keeps
+    those even at their default value (``k=1``), so that a program written
+    by a space grammar prints as the grammar wrote it; it takes no part in
+    equality.
     """
 
     id: str
@@ -105,6 +109,7 @@ class Node:
     attrs: tuple[tuple[str, Expr], ...] = ()
     name: str | None = None
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    written: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def attr(self, key: str) -> Expr:
         for k, v in self.attrs:

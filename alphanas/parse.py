@@ -673,7 +673,8 @@ class _Body:
                 inputs.append(self.tensor_ref(a.value))
             del k
         attrs = self.bind(call, params, positional[n_tensors:], keywords, arity)
-        self.nodes.append(Node(node_id, call.op, tuple(inputs), attrs, name, call.loc))
+        written = frozenset([p.name for p in params[: len(positional) - n_tensors]] + [str(a.key) for a in keywords])
+        self.nodes.append(Node(node_id, call.op, tuple(inputs), attrs, name, call.loc, written))
         return node_id
 
     def bind(self, call: Call, params: tuple[Param, ...], positional: list[Arg], keywords: list[Arg], arity: int | None) -> tuple[tuple[str, Expr], ...]:

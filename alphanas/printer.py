@@ -6,7 +6,8 @@
 - blocks in program order, then the model; two-space indentation;
 - a value the user did not name and that has one reader is printed nested
   inside its reader; any other value gets a statement;
-- arguments equal to the op's default are left out; leading required or
+- arguments equal to the op's default are left out, unless the text they
+  were parsed from spelled them out (``Node.written``); leading required or
   positional-style parameters are printed positionally, the rest as ``k=v``.
 """
 
@@ -111,7 +112,7 @@ def _arguments(n: Node, blocks: dict[str, Graph]) -> list[str]:
     positional = True
     for p in params:
         v = values.get(p.name, p.default)
-        if not p.required and _same(v, p.default):
+        if not p.required and _same(v, p.default) and p.name not in n.written:
             positional = False
             continue
         if positional and (p.required or p.positional):

@@ -36,6 +36,12 @@ from synth.grammar import GrammarSpace, SpaceError
 __all__ = ["Context", "Diagnosis", "context_from_program", "context_from_shapes", "diagnose", "render"]
 
 
+#: finite spaces with at most this many programs are searched whole for the cheapest
+EXHAUSTIVE = 2000
+#: otherwise, the cheapest of this many programs found is shown
+SAMPLED_CHEAPEST = 32
+
+
 @dataclass(frozen=True)
 class Context:
     """Where the rule's sentences are used: the names and shapes of the
@@ -113,12 +119,19 @@ def diagnose(space: ProgramSpace, context: Context | None, budgets: dict[str, in
     rng = random.Random(seed)
     view = space.grammar.at(space.rule, inputs=context.names, constants=context.constants, order="random")
     d.drawn, d.fitting = _fitting_draws(view, problem, draws, rng)
+    # a small finite space is searched whole for its cheapest program;
+    # otherwise the cheapest of the first programs found is shown
+    whole = finite and with_slots <= EXHAUSTIVE
+    looked_at = with_slots if whole else SAMPLED_CHEAPEST
     cheapest = synthesize(problem, view.at(space.rule, order="smallest"), seed=seed, time_limit=time_limit,
-                          max_ops=10**6, objective="cheapest", candidates=16)
+                          max_ops=10**6, objective="cheapest", candidates=looked_at)
     d.empty = not cheapest.ok
     if cheapest.ok:
         res = cheapest.properties.resources
-        d.cheapest = {"body": cheapest.sentence, "params": int(res.params), "flops": int(res.flops)}
+        d.cheapest = {"body": cheapest.sentence, "params": int(res.params), "flops": int(res.flops),
+                      "of": "every program" if whole and with_slots == derivations
+                      and cheapest.stats.structures >= derivations
+                      else f"the first {cheapest.stats.structures} structures"}
     else:
         d.proven, d.reasons = cheapest.proven, tuple(cheapest.reasons)
     for _ in range(samples if cheapest.ok else 0):
@@ -180,8 +193,8 @@ def render(d: Diagnosis) -> str:
         lines.append(f"  EMPTY under {budget}" + (" (proven)" if d.proven else " (none found in the time limit)"))
         lines.extend(f"    {r}" for r in d.reasons)
     elif d.cheapest is not None:
-        lines.append(f"  not empty under {budget}; the cheapest program found has {d.cheapest['params']:,} params, "
-                     f"{d.cheapest['flops']:,} FLOPs:")
+        lines.append(f"  not empty under {budget}; the cheapest program (of {d.cheapest['of']}) has "
+                     f"{d.cheapest['params']:,} params, {d.cheapest['flops']:,} FLOPs:")
         lines.extend("    " + line for line in d.cheapest["body"].strip().split("\n"))
     for k, s in enumerate(d.samples, 1):
         lines.append(f"  sample {k}: {s['params']:,} params, {s['flops']:,} FLOPs")

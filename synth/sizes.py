@@ -130,6 +130,11 @@ def _fmt(shape: Sequence[int]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
+def _user_bounded(tmpl: Template) -> bool:
+    """Every slot takes values the user listed (a space grammar's slots)."""
+    return all(isinstance(s.kind, tuple) for s in tmpl.slots)
+
+
 def _fixed_values(tmpl: Template) -> dict[str, int] | None:
     """The slots' values when each slot has exactly one (else None)."""
     values: dict[str, int] = {}
@@ -156,6 +161,12 @@ def solve_sizes(
         # verification checks the shapes and budgets without a solver
         return SizeSolution(fixed, 0)
     variables = {s.name: z3.Int(s.name) for s in tmpl.slots}
+    if _user_bounded(tmpl):
+        # a space's listed values: optimising a nonlinear cost over them
+        # can take the solver longer than trying the structures does, so
+        # any fitting sizes are taken, and the caller keeps the cheapest
+        # of its candidates
+        objective = "any"
     solver: Any = z3.Optimize() if objective != "any" else z3.Solver()
     solver.set("timeout", timeout_ms)
     if objective == "any":
@@ -185,13 +196,17 @@ def solve_sizes(
         track.add(got == want, f"output shape {_fmt(problem.output)} (axis {axis} must be {want})")
 
     # no value much larger than the region's own inputs and output: channel
-    # counts are free, but a region that fits should not blow up in between
-    largest = max(arith.prod(s) for s in (*problem.inputs, problem.output))
-    cap = ACTIVATION_GROWTH * largest
-    for node_id in nodes:
-        size = arith.prod(shapes[node_id])
-        if not isinstance(size, int) or size > cap:
-            track.add(size <= cap, f"{node_id} has at most {cap:,} elements ({ACTIVATION_GROWTH}x the largest input or output)")
+    # counts drawn from default domains are free, but a region that fits
+    # should not blow up in between. Slots whose values the user listed (a
+    # space grammar's) are bounded by the user already: a whole model body
+    # grows far beyond its 1-channel input, and should.
+    if not _user_bounded(tmpl):
+        largest = max(arith.prod(s) for s in (*problem.inputs, problem.output))
+        cap = ACTIVATION_GROWTH * largest
+        for node_id in nodes:
+            size = arith.prod(shapes[node_id])
+            if not isinstance(size, int) or size > cap:
+                track.add(size <= cap, f"{node_id} has at most {cap:,} elements ({ACTIVATION_GROWTH}x the largest input or output)")
 
     region = Region("region", frozenset(nodes), tuple(nodes), tuple(i.id for i in tmpl.graph.inputs), (tmpl.graph.output,))
     sizes = {v: arith.prod(s) for v, s in shapes.items()}
@@ -291,7 +306,7 @@ def sample_sizes(
         if tuple(inst.output_shape) != tuple(problem.output):
             continue
         largest = max(arith.prod(s) for s in (*problem.inputs, problem.output))
-        if any(arith.prod(inst.shapes[n]) > ACTIVATION_GROWTH * largest for n in nodes):
+        if not _user_bounded(tmpl) and any(arith.prod(inst.shapes[n]) > ACTIVATION_GROWTH * largest for n in nodes):
             continue
         if problem.budgets.items():
             res = whole_graph_properties(program, inst).resources

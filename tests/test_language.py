@@ -111,7 +111,7 @@ block unused(x) {
   return x
 }
 block b(x, c: int, s: int = 1,) {
-  y = conv2d(x, out=c * 1, bias=true, k=3, p=1, s=s)   # explicit default bias
+  y = conv2d(x, out=c * 1, bias=true, k=3, p=1, s=s)   # defaults spelled out are kept
   return relu(batchnorm(y, eps=0.00001))
 }
 model m(x: [3, 8, 8], classes: int = 10) {
@@ -123,12 +123,12 @@ model m(x: [3, 8, 8], classes: int = 10) {
 """
     expected = """\
 block b(x, c: int, s: int = 1) {
-  y = conv2d(x, c * 1, k=3, s=s, p=1)
-  return relu(batchnorm(y))
+  y = conv2d(x, c * 1, k=3, s=s, p=1, bias=true)
+  return relu(batchnorm(y, eps=1e-05))
 }
 
 model m(x: [3, 8, 8], classes: int = 10) {
-  h = b(x, 4)
+  h = b(x, 4, s=1)
   h = b(h, 4, s=2)
   pooled = mean(h, [1, 2])
   return dense(pooled, classes)

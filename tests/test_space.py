@@ -1,0 +1,282 @@
+"""Space grammars over whole programs (alphanas.space): membership, the
+derivation's fragments, the three mutation modes staying inside the space,
+exact counts, and the `alphanas space` diagnostics."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alphanas.analysis import analyze
+from alphanas.canonical import program_hash
+from alphanas.cli import main
+from alphanas.parse import parse
+from alphanas.properties import api as props_api
+from alphanas.space import ProgramSpace, SpaceMutation, squeezed_grammar
+from alphanas.space_diagnostics import context_from_program, diagnose
+from alphanas.variation import VariationFailed
+from synth.grammar import SpaceError
+
+# A model-body space for 8×8 digits: one to three units, each a conv unit,
+# a residual unit or a pooling; widths and kernels are slots. Literals are
+# written loosely (extra blanks, k=1 spelled out) on purpose.
+GRAMMAR = """\
+// a tiny CNN space
+body: first more* "return dense(flatten(adaptive_avgpool(h, 1)), 10)"
+first: "h = relu(batchnorm(conv2d(x, " CH ", k=" K ", p=" P ", bias=false)))\\n"
+more: "h = " unit "\\n"
+unit: conv | residual | pool
+conv: "relu(batchnorm(conv2d(h,  " CH ", k=" K ", p=" P ", bias=false)))"
+residual: "relu(add(h, batchnorm(conv2d(h, " CH ", k=3, p=1, bias=false))))"
+pool: "maxpool(h, 2)"
+CH: "8" | "16" | "32"
+K: "1" | "3"
+P: "0" | "1"
+"""
+
+SEED = """\
+model tiny(x: [1, 8, 8]) {
+  h = relu(batchnorm(conv2d(x, 16, k=3, p=1, bias=false)))
+  h = relu(batchnorm(conv2d(h, 16, k=1, p=0, bias=false)))
+  h = maxpool(h, 2)
+  return dense(flatten(adaptive_avgpool(h, 1)), 10)
+}
+"""
+
+# A block-body space: the body of `cell(x, c: int)` uses the block's parameter.
+CELL = """\
+cell: "n1 = " edge_x "\\n" "n2 = add(" edge_x ", " edge_n1 ")\\n" "return n2"
+edge_x: "identity(x)" | "zero(x)" | "batchnorm(conv2d(relu(x), c, k=3, p=1, bias=false))"
+edge_n1: "identity(n1)" | "zero(n1)" | "batchnorm(conv2d(relu(n1), c, k=1, bias=false))"
+"""
+
+CELL_SEED = """\
+block cell(x, c: int) {
+  n1 = batchnorm(conv2d(relu(x), c, k=3, p=1, bias=false))
+  n2 = add(identity(x), batchnorm(conv2d(relu(n1), c, k=1, bias=false)))
+  return n2
+}
+model net(x: [3, 8, 8]) {
+  h = batchnorm(conv2d(x, 8, k=3, p=1, bias=false))
+  h = cell(h, 8)
+  h = cell(h, 8)
+  return dense(flatten(adaptive_avgpool(h, 1)), 10)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def space() -> ProgramSpace:
+    return ProgramSpace(GRAMMAR, "body", "tiny.lark")
+
+
+@pytest.fixture(scope="module")
+def cell_space() -> ProgramSpace:
+    return ProgramSpace(CELL, "cell", "cell.lark", graph="cell")
+
+
+def test_squeezed_grammar_takes_blanks_out_of_literals_only() -> None:
+    text = 'a: "x = " B "\\n" | "  "  // a "quoted, spaced" comment\nB: "1" | "2"\n'
+    squeezed = squeezed_grammar(text)
+    assert '"x="' in squeezed and '"\\n"' not in squeezed
+    assert '// a "quoted, spaced" comment' in squeezed  # comments are left alone
+    assert '"  "' not in squeezed  # a literal of blanks only disappears
+
+
+def test_seed_is_in_the_space_and_its_fragments_are_regions(space: ProgramSpace) -> None:
+    d = space.derive(parse(SEED))
+    rules = [f.rule for f in d.fragments]
+    assert rules[0] == "body" and "conv" in rules and "pool" in rules
+    root = d.fragments[0]
+    assert root.region is not None and len(root.nodes) == len(d.graph.nodes)
+    pool = next(f for f in d.fragments if f.rule == "pool")
+    assert pool.text == "maxpool(h, 2)" and len(pool.nodes) == 1
+
+
+def test_a_program_outside_the_space_is_located() -> None:
+    space = ProgramSpace(GRAMMAR, "body", "tiny.lark")
+    outside = SEED.replace("maxpool(h, 2)", "avgpool(h, 2)")
+    with pytest.raises(SpaceError) as err:
+        space.derive(parse(outside))
+    assert err.value.loc is not None and err.value.loc.line == 4  # the avgpool statement
+    assert "not a sentence of tiny.lark:body" in err.value.message
+    assert not space.contains(parse(outside))
+
+
+def test_spelled_out_defaults_survive_printing(space: ProgramSpace) -> None:
+    # the grammar writes k=1 and p=0; the printer must keep them, or the
+    # printed program would leave the space
+    d = space.derive(parse(SEED))
+    assert "k=1, p=0" in d.text
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6))
+def test_sampled_programs_are_derived_by_the_grammar(space: ProgramSpace, seed: int) -> None:
+    child = SpaceMutation(space, "sample").vary(parse(SEED), random.Random(seed)).program
+    analyze(child)
+    assert space.contains(child)
+    assert child.model.name == "tiny"
+
+
+@pytest.mark.parametrize("mode", ["guided", "edit", "sample"])
+def test_every_mode_stays_in_the_space(space: ProgramSpace, cell_space: ProgramSpace, mode: str) -> None:
+    for sp, seed_text in ((space, SEED), (cell_space, CELL_SEED)):
+        parent = parse(seed_text)
+        made = 0
+        rng = random.Random(7)
+        for _ in range(6):
+            try:
+                child = SpaceMutation(sp, mode).vary(parent, rng)  # type: ignore[arg-type]
+            except VariationFailed:
+                continue
+            made += 1
+            assert sp.contains(child.program)
+            assert program_hash(child.program) != program_hash(parent)
+            analyze(child.program)
+            assert child.record["rule"] in sp.grammar.rules
+            parent = child.program
+        assert made >= 3, f"{mode} made only {made} children in {sp.name}"
+
+
+def test_guided_children_reach_their_target(space: ProgramSpace) -> None:
+    parent = parse(SEED)
+    rng = random.Random(3)
+    checked = 0
+    for _ in range(8):
+        try:
+            child = SpaceMutation(space, "guided").vary(parent, rng)
+        except VariationFailed:
+            continue
+        target, after = child.record["target"], child.record["after"]
+        # depth is a lower bound: every (input, output) pair reaches its target
+        reached = {(e["input_index"], e["output_index"]): e["depth"] for e in after["depth"]}
+        for e in target["depth"]:
+            assert reached[(e["input_index"], e["output_index"])] >= e["depth"]
+        checked += 1
+    assert checked >= 3
+
+
+def test_block_spaces_change_every_instance(cell_space: ProgramSpace) -> None:
+    parent = parse(CELL_SEED)
+    child = SpaceMutation(cell_space, "edit").vary(parent, random.Random(1)).program
+    assert child.block("cell") != parent.block("cell")
+    calls = [n for n in child.model.nodes if n.op == "cell"]
+    assert len(calls) == 2  # both instances call the one (changed) definition
+    assert "c," in child.text or "c)" in child.text  # the body still uses the parameter
+
+
+def test_same_seed_same_child(space: ProgramSpace) -> None:
+    a = SpaceMutation(space, "guided").vary(parse(SEED), random.Random(11)).program
+    b = SpaceMutation(space, "guided").vary(parse(SEED), random.Random(11)).program
+    assert program_hash(a) == program_hash(b)
+
+
+def _brute_force(space: ProgramSpace) -> int:
+    return sum(1 for _ in space.grammar.sentences(random.Random(0), deadline=float("inf")))
+
+
+def test_counts_agree_with_enumeration(cell_space: ProgramSpace) -> None:
+    derivations, with_slots, finite = cell_space.grammar.count()
+    assert finite and derivations == with_slots == 3 * 3 * 3 == _brute_force(cell_space)
+    bounded = ProgramSpace(GRAMMAR.replace("more*", "more?"), "body")
+    derivations, with_slots, finite = bounded.grammar.count()
+    assert finite and derivations == _brute_force(bounded) == 1 + 3  # no unit, or one of three
+    # slots: first unit 3×2×2 choices; conv 12, residual 3, pool 1
+    assert with_slots == 12 * (1 + 12 + 3 + 1)
+
+
+def test_recursive_grammars_count_to_their_limit(space: ProgramSpace) -> None:
+    derivations, _, finite = space.grammar.count()
+    assert not finite and derivations > 10
+
+
+def test_diagnosis_of_a_block_space(cell_space: ProgramSpace) -> None:
+    program = parse(CELL_SEED)
+    context = context_from_program(cell_space, program, "seed")
+    assert context.in_space and context.constants == {"c": 8} and context.inputs == ((8, 8, 8),)
+    d = diagnose(cell_space, context, {"params": None}, samples=2, draws=30)
+    assert d.empty is False and d.cheapest is not None and d.cheapest["params"] == 0
+    assert d.fitting == d.drawn == 30 and len(d.samples) == 2
+    # a budget under the cheapest conv cell leaves the conv-free cells
+    d = diagnose(cell_space, context, {"params": 10}, samples=0, draws=30)
+    assert d.empty is False and d.cheapest["params"] <= 10 and d.fitting < d.drawn
+
+
+def test_a_space_empty_under_the_budget_is_proven(tmp_path: Path) -> None:
+    grammar = tmp_path / "convs.lark"
+    grammar.write_text('body: "return dense(flatten(conv2d(x, " CH ", k=3, p=1)), 10)"\nCH: "4" | "8"\n')
+    program = tmp_path / "m.arch"
+    program.write_text("model m(x: [1, 8, 8]) {\n  return dense(flatten(conv2d(x, 4, k=3, p=1)), 10)\n}\n")
+    space = ProgramSpace.load(grammar, "body")
+    d = diagnose(space, context_from_program(space, parse(program.read_text()), "m"), {"params": 100})
+    assert d.empty and d.proven and d.reasons
+    assert main(["space", str(grammar), "--program", str(program), "--max-params", "100"]) == 1
+    assert main(["space", str(grammar), "--program", str(program)]) == 0
+
+
+def test_space_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["space", str(tmp_path / "missing.lark")]) == 2
+    assert "no such grammar file" in capsys.readouterr().err
+    grammar = tmp_path / "g.lark"
+    grammar.write_text(GRAMMAR)
+    assert main(["space", str(grammar), "--rule", "bdy"]) == 2
+    err = capsys.readouterr().err
+    assert "no rule 'bdy'" in err and "did you mean 'body'" in err and "Traceback" not in err
+    assert main(["space", str(grammar), "--input", "x=1,8,8"]) == 2
+    assert "--input and --output go together" in capsys.readouterr().err
+
+
+def test_space_cli_reports_size_and_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grammar = tmp_path / "g.lark"
+    grammar.write_text(GRAMMAR)
+    assert main(["space", str(grammar), "--input", "x=1,8,8", "--output", "10", "--samples", "2",
+                 "--draws", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "infinitely many" in out and "sample 2:" in out and "return dense" in out
+
+
+def test_search_in_a_space_keeps_every_child_inside(tmp_path: Path) -> None:
+    from alphanas.config import load_config
+    from alphanas.search import run_search
+    from alphanas.store import Store
+
+    (tmp_path / "tiny.lark").write_text(GRAMMAR)
+    (tmp_path / "tiny.arch").write_text(SEED)
+    (tmp_path / "search.toml").write_text(
+        'seed_program = "tiny.arch"\nrun_dir = "run"\npopulation = 6\nobjectives = ["params", "flops"]\n'
+        '[space]\ngrammar = "tiny.lark"\nrule = "body"\n[strategy]\nvariation = "alphanas"\n'
+        'selection = "nsga2"\n[budget]\nchildren = 8\n[executor]\nkind = "serial"\n'
+        '[evaluator]\nkind = "analytic"\n')
+    config = load_config(tmp_path / "search.toml")
+    run_search(config, progress=False)
+    space = ProgramSpace(GRAMMAR, "body")
+    with Store.open(tmp_path / "run") as store:
+        candidates = [c for c in store.candidates() if c.status == "ok"]
+    assert len(candidates) >= 8
+    for c in candidates:
+        assert space.contains(parse(c.program)), c.program
+
+
+def test_a_seed_outside_the_space_is_a_config_error(tmp_path: Path) -> None:
+    from alphanas.config import ConfigError, load_config, load_seed_program
+
+    (tmp_path / "tiny.lark").write_text(GRAMMAR)
+    (tmp_path / "tiny.arch").write_text(SEED.replace("maxpool(h, 2)", "avgpool(h, 2)"))
+    (tmp_path / "search.toml").write_text(
+        'seed_program = "tiny.arch"\nrun_dir = "run"\nobjectives = ["params"]\n'
+        '[space]\ngrammar = "tiny.lark"\nrule = "body"\n[evaluator]\nkind = "analytic"\n')
+    with pytest.raises(ConfigError) as err:
+        load_seed_program(load_config(tmp_path / "search.toml"))
+    assert "not in the space" in err.value.message
+
+
+def test_properties_of_a_fragment_are_those_of_its_region(space: ProgramSpace) -> None:
+    d = space.derive(parse(SEED))
+    conv = next(f for f in d.fragments if f.rule == "conv")
+    props = props_api.region_properties(d.program, d.graph.name, conv.region, analyze(d.program))
+    assert [list(s) for s in props.shapes.inputs] == [[16, 8, 8]]
