@@ -95,13 +95,16 @@ def cmd_format(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from alphanas import analyze
-    from alphanas.codegen import module_source
+    from alphanas.export import export_program
+    from alphanas.inspect_cli import cmd_export_candidate, is_run_dir
 
-    program = load_program(args.program)
-    source, top = module_source(program, analyze(program))
-    Path(args.output).write_text(source)
-    print(f"wrote {args.output}: class {top} (imports only torch)")
+    if is_run_dir(args.program):  # RUN_DIR --id ID [--weights W.pt]
+        return cmd_export_candidate(args)
+    if args.id is not None or args.weights is not None:
+        raise ProgramError(f"--id and --weights name a candidate of a run, but {args.program} is not a run folder",
+                           hint="alphanas export RUN_DIR --id ID -o model.py --weights model.pt")
+    result = export_program(load_program(args.program), args.output)
+    print(f"wrote {result.source}: class {result.class_name} (imports only torch)")
     return 0
 
 
@@ -296,6 +299,54 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _named_shape_arg(text: str) -> tuple[str, tuple[int, ...]]:
+    name, _, shape = text.rpartition("=")
+    return (name.strip() or "x"), _shape_arg(shape)
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    from alphanas.space import ProgramSpace
+    from alphanas.space_diagnostics import (
+        context_from_program,
+        context_from_shapes,
+        diagnose,
+        render,
+    )
+
+    rule = args.rule or _first_rule(args.grammar)
+    space = ProgramSpace.load(args.grammar, rule, args.graph)
+    if args.program:
+        context = context_from_program(space, load_program(args.program), args.program)
+    elif args.input or args.output:
+        if not (args.input and args.output):
+            raise ProgramError("--input and --output go together", hint="e.g. --input x=1,8,8 --output 10")
+        context = context_from_shapes(args.input, args.output)
+    else:
+        context = None
+    diagnosis = diagnose(space, context, {"params": args.max_params, "flops": args.max_flops},
+                         samples=args.samples, draws=args.draws, seed=args.seed, time_limit=args.time_limit)
+    print(json.dumps(diagnosis.as_dict(), indent=2) if args.json else render(diagnosis))
+    return 1 if diagnosis.empty else 0
+
+
+def _first_rule(path: str) -> str:
+    """The rule a grammar starts from when none is named: ``start`` if it
+    has one, else the first rule it defines."""
+    import re
+    from pathlib import Path
+
+    from synth.grammar import SpaceError
+
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar") from None
+    rules = re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*:", text, re.MULTILINE)
+    if not rules:
+        raise SpaceError(f"{path} defines no rule", hint="a space grammar needs a rule whose sentences are bodies")
+    return "start" if "start" in rules else rules[0]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from alphanas.bench import run_benchmark
 
@@ -322,9 +373,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write here instead of standard output")
     p.set_defaults(run=cmd_format)
 
-    p = sub.add_parser("export", help="write a program as a standalone PyTorch module")
-    p.add_argument("program", help="a .arch file, or zoo:NAME")
+    p = sub.add_parser("export", help="write a program, or a run's candidate, as a standalone PyTorch module")
+    p.add_argument("program", help="a .arch file, zoo:NAME, or a run folder (with --id)")
     p.add_argument("-o", "--output", required=True, help="the .py file to write")
+    p.add_argument("--id", type=int, help="the candidate of the run folder to export")
+    p.add_argument("--weights", metavar="FILE.pt", help="also write the candidate's trained weights (a state_dict)")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("import", help="trace a PyTorch model with torch.fx into a program")
@@ -360,6 +413,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_resume)
 
+    from alphanas.inspect_cli import add_commands as add_inspect_commands
+
+    add_inspect_commands(sub)  # show, diff, render, report
+
     p = sub.add_parser("synth", help="synthesize a region from shapes, properties and budgets")
     p.add_argument("--space", metavar="GRAMMAR", help="a space grammar (.lark); default: the core language")
     p.add_argument("--rule", metavar="NONTERMINAL", help="the grammar rule whose sentences are regions")
@@ -377,6 +434,23 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=2.0, help="seconds (default 2)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser("space", help="what a space grammar holds: size, emptiness under a budget, samples")
+    p.add_argument("grammar", help="a space grammar (.lark)")
+    p.add_argument("--rule", help="the rule whose sentences are bodies (default: start, else the first rule)")
+    p.add_argument("--graph", metavar="BLOCK", help="the block whose body the rule derives (default: the model)")
+    p.add_argument("--program", help="a program (.arch) giving the shapes; also checks that it is in the space")
+    p.add_argument("--input", type=_named_shape_arg, action="append",
+                   help="a model input without --program, e.g. x=1,8,8 (repeat for more)")
+    p.add_argument("--output", type=_shape_arg, help="the output shape without --program, e.g. 10")
+    p.add_argument("--max-params", type=int, help="parameter budget of the graph")
+    p.add_argument("--max-flops", type=int, help="FLOP budget of the graph (per sample)")
+    p.add_argument("--samples", type=int, default=3, help="random programs to show (default 3)")
+    p.add_argument("--draws", type=int, default=100, help="random derivations for the estimate (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=10.0, help="seconds for the emptiness check (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_space)
 
     p = sub.add_parser("bench", help="run a benchmark (see `alphanas bench list`)")
     p.add_argument("name", help="benchmark name, or `list`")

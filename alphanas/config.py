@@ -8,6 +8,8 @@ seed = 0
 run_dir = "runs/r18"                  # relative paths are relative to this file's folder
 population = 32
 objectives = ["accuracy", { name = "params", worst = 2e6 }]
+tensorboard = false                   # log the hypervolume and best objectives to RUN_DIR/tensorboard
+                                      # (needs the tensorboard package: pip install 'alphanas[tensorboard]')
 
 [constraints]                         # budgets, passed to the variation
 max_params = 1_000_000
@@ -31,7 +33,7 @@ timeout_seconds = 600                 # per candidate (the worker is killed)
 # address = "auto"                    # kind = "ray" only: a cluster to join
 
 [evaluator]
-kind = "training"                     # analytic | training | module:Class
+kind = "training"                     # analytic | training | nb201 | module:Class
 fidelity = { epochs = 1 }
 keep_checkpoints = false              # give each evaluation a folder for its weights
 inherit_weights = false               # pass the parent's checkpoint (needs keep_checkpoints)
@@ -40,6 +42,11 @@ inherit_weights = false               # pass the parent's checkpoint (needs keep
 data = { name = "cifar10" }           # a nested table becomes the dataclass the argument
 config = { batch_size = 128 }         # is annotated with (DataSpec, TrainConfig)
 ```
+
+With ``kind = "nb201"`` and ``options = { table = "nb201.csv" }`` (a
+NAS-Bench-201 table, :mod:`alphanas.table_evaluator`), objectives are named
+by the table's columns — ``*_acc`` maximised, ``latency_ms_*`` minimised —
+or ``params`` and ``flops``.
 
 Every mistake — an unknown key (with the closest known one), a wrong type,
 an unknown objective, an option the variation or evaluator does not take, a
@@ -85,6 +92,7 @@ __all__ = [
     "ExecutorConfig",
     "ObjectiveSpec",
     "SearchConfig",
+    "SpaceConfig",
     "StrategyConfig",
     "VariationEntry",
     "build_evaluator",
@@ -128,6 +136,7 @@ def variation_entry(name: str) -> VariationEntry:
 EVALUATORS: Mapping[str, str] = {
     "analytic": "alphanas.evaluate:AnalyticEvaluator",
     "training": "alphanas.training_evaluator:TrainingEvaluator",
+    "nb201": "alphanas.table_evaluator:TableEvaluator",
 }
 
 #: what the analytic evaluator measures
@@ -166,6 +175,21 @@ class Constraints:
         """The budgets that are set, as keyword arguments of a variation
         (whole numbers as ints: ``1e6`` in TOML is a float)."""
         return {k: int(v) if float(v).is_integer() else v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """``[space]``: the grammar whose ``rule`` derives the body of ``graph``
+    (a block's name; None: the model), so that every child stays in it."""
+
+    grammar: str
+    rule: str
+    graph: str | None = None
+
+    def load(self) -> Any:
+        from alphanas.space import ProgramSpace
+
+        return ProgramSpace.load(self.grammar, self.rule, self.graph)
 
 
 @dataclass(frozen=True)
@@ -214,7 +238,7 @@ class SearchConfig:
     objectives: tuple[ObjectiveSpec, ...]
     seed_params: Mapping[str, int] = field(default_factory=dict)
     input_shape: tuple[int, ...] | None = None
-    grammar: str | None = None
+    space: SpaceConfig | None = None
     constraints: Constraints = field(default_factory=Constraints)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
@@ -222,6 +246,8 @@ class SearchConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     seed: int = 0
+    #: log the run's progress to RUN_DIR/tensorboard (:mod:`alphanas.tensorboard_log`)
+    tensorboard: bool = False
     #: the file it was read from, for messages
     source: str = "<config>"
 
@@ -286,10 +312,11 @@ def _drop_none(v: Any) -> Any:
 
 
 _TOP_KEYS = (
-    "seed_program", "seed_params", "input_shape", "grammar", "objectives", "constraints", "strategy",
-    "budget", "population", "executor", "evaluator", "seed", "run_dir", "source",
+    "seed_program", "seed_params", "input_shape", "space", "objectives", "constraints", "strategy",
+    "budget", "population", "executor", "evaluator", "seed", "run_dir", "tensorboard", "source",
 )
 _TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "space": ("grammar", "rule", "graph"),
     "constraints": ("max_params", "max_flops"),
     "strategy": ("variation", "selection", "variation_options", "selection_options"),
     "budget": ("children", "wall_seconds", "max_variation_failures"),
@@ -363,15 +390,12 @@ class _Reader:
         seed_program = self.program_spec(seed_program)
         seed_params = self.seed_params(data)
         input_shape = self.input_shape(data, seed_program)
-        grammar = self.value(data, "grammar", (), (str,), "a path")
-        if grammar is not None:
-            raise self.error("grammar-restricted search is not implemented yet", ("grammar",),
-                             hint="remove the grammar key; the search uses the whole language for now")
+        space = self.space(self.table(data, "space", ()))
         evaluator = self.evaluator(self.table(data, "evaluator", ()))
         objectives = self.objectives(data, evaluator)
         constraints = self.constraints(self.table(data, "constraints", ()))
-        strategy = self.strategy(self.table(data, "strategy", ()), objectives)
-        self.try_building(lambda: build_variation(strategy, constraints), ("strategy", "variation"))
+        strategy = self.strategy(self.table(data, "strategy", ()), objectives, space)
+        self.try_building(lambda: build_variation(strategy, constraints, space), ("strategy", "variation"))
         self.try_building(lambda: build_evaluator(evaluator), ("evaluator", "kind"))
         budget = self.budget(self.table(data, "budget", ()))
         executor = self.executor(self.table(data, "executor", ()))
@@ -382,7 +406,7 @@ class _Reader:
             objectives=objectives,
             seed_params=seed_params,
             input_shape=input_shape,
-            grammar=grammar,
+            space=space,
             constraints=constraints,
             strategy=strategy,
             budget=budget,
@@ -390,8 +414,43 @@ class _Reader:
             executor=executor,
             evaluator=evaluator,
             seed=self.number(data, "seed", (), 0, 0, integer=True),
+            tensorboard=self.tensorboard(data),
             source=source,
         )
+
+    def space(self, t: dict[str, Any]) -> SpaceConfig | None:
+        if not t:
+            return None
+        grammar = self.value(t, "grammar", ("space",), (str,), "the path of a .lark space grammar", required=True)
+        path = (self.base / grammar).resolve()
+        if not path.is_file():
+            raise self.error(f"no such space grammar: {path}", ("space", "grammar"),
+                             hint="the path is relative to the config file; grammars/spaces/ has examples")
+        rule = self.value(t, "rule", ("space",), (str,), "the name of the grammar rule that derives the body",
+                          required=True)
+        graph = self.value(t, "graph", ("space",), (str,), "the name of a block (leave it out for the model)")
+        config = SpaceConfig(str(path), rule, graph)
+        from synth.grammar import SpaceError
+
+        try:
+            config.load()
+        except SpaceError as err:
+            raise self.error(f"space grammar {path.name}: {err.message}", ("space", "rule"), hint=err.hint) from None
+        return config
+
+    def tensorboard(self, data: Mapping[str, Any]) -> bool:
+        """``tensorboard = true`` needs the package that writes event files;
+        say so now rather than after the seed has trained."""
+        on = self.value(data, "tensorboard", (), (bool,), "true or false", False)
+        if on:
+            from alphanas.tensorboard_log import tensorboard_missing
+
+            missing = tensorboard_missing()
+            if missing is not None:
+                raise self.error(f"tensorboard = true needs the tensorboard package, which is not installed "
+                                 f"({missing})", ("tensorboard",),
+                                 hint="pip install 'alphanas[tensorboard]', or set tensorboard = false")
+        return bool(on)
 
     def program_spec(self, spec: str) -> str:
         if spec.startswith(("zoo:", "torchvision:")):
@@ -444,11 +503,20 @@ class _Reader:
 
     def declared_metrics(self, evaluator: EvaluatorConfig) -> tuple[dict[str, str], tuple[str, ...] | None]:
         """Metric directions the evaluator declares beyond :data:`METRICS`
-        (a class attribute ``metrics``), and the names it is known to
-        measure (None: not known)."""
+        (a class attribute ``metrics``, or a classmethod ``metrics_for``
+        given the options when they decide it: a table evaluator's columns),
+        and the names it is known to measure (None: not known)."""
         if evaluator.kind == "analytic":
             return {}, _ANALYTIC_METRICS
         cls = resolve_target(EVALUATORS.get(evaluator.kind, evaluator.kind))
+        metrics_for = getattr(cls, "metrics_for", None)
+        if callable(metrics_for):
+            try:
+                declared = dict(metrics_for(evaluator.options))
+            except AlphanasError as err:
+                raise self.error(f"evaluator {evaluator.kind!r}: {err.message}", ("evaluator", "options"),
+                                 hint=err.hint) from None
+            return declared, tuple(declared)
         declared = dict(getattr(cls, "metrics", {}) or {})
         return declared, tuple(declared) if declared else None
 
@@ -468,7 +536,7 @@ class _Reader:
             name = self.value(item, "name", ("objectives",), (str,), "a metric name", required=True)
             if name not in directions:
                 raise self.error(f"unknown objective {name!r}", ("objectives",), needle=name,
-                                 hint=_choices(name, list(directions)))
+                                 hint=_choices(name, list(measured or directions)))
             if measured is not None and name not in measured:
                 raise self.error(f"evaluator {evaluator.kind!r} does not measure {name!r}", ("objectives",),
                                  needle=name, hint=f"it measures {', '.join(measured)}")
@@ -486,13 +554,15 @@ class _Reader:
             specs.append(ObjectiveSpec(name, direction, best, worst))
         return tuple(specs)
 
-    def strategy(self, t: dict[str, Any], objectives: Sequence[ObjectiveSpec]) -> StrategyConfig:
+    def strategy(self, t: dict[str, Any], objectives: Sequence[ObjectiveSpec], space: SpaceConfig | None = None
+                 ) -> StrategyConfig:
         path = ("strategy",)
         variation = self.value(t, "variation", path, (str,), "a string", "alphanas")
         if variation not in VARIATIONS and ":" not in variation:
             raise self.error(f"unknown variation {variation!r}", (*path, "variation"),
                              hint=_choices(variation, list(VARIATIONS), "or module:Class for your own"))
-        entry = variation_entry(variation)
+        # inside a space every strategy is a SpaceMutation, which takes MutationSettings
+        entry = variation_entry("alphanas" if space is not None and variation in SPACE_MODES else variation)
         if entry.settings is not None:
             try:
                 resolve_target(entry.target)
@@ -593,6 +663,17 @@ class _Reader:
     def check_seed(self, config: SearchConfig, program: Program) -> None:
         from alphanas.analysis import analyze
 
+        if config.space is not None:
+            from synth.grammar import SpaceError
+
+            try:
+                config.space.load().derive(program)
+            except SpaceError as err:
+                where = f" (at {err.loc.line}:{err.loc.column} of the printed program)" if err.loc else ""
+                raise self.error(f"the seed program is not in the space: {err.message}{where}", ("space", "rule"),
+                                 hint="write the seed's body as the grammar derives it, in canonical form "
+                                 "(`alphanas format` prints it)") from None
+
         total = analyze(program).total
         for key, value, limit in (
             ("max_params", total.params, config.constraints.max_params),
@@ -637,11 +718,18 @@ def build_evaluator(evaluator: EvaluatorConfig) -> Any:
         raise ConfigError(f"evaluator {name!r}: {err}", hint="check [evaluator.options]") from None
 
 
-def build_variation(strategy: StrategyConfig, constraints: Constraints) -> Any:
+#: inside a space, the strategies keep their meaning (:class:`alphanas.space.SpaceMutation`)
+SPACE_MODES: Mapping[str, str] = {"alphanas": "guided", "random_edit": "edit", "random_sample": "sample"}
+
+
+def build_variation(strategy: StrategyConfig, constraints: Constraints, space: SpaceConfig | None = None) -> Any:
     """The configured variation, given the budgets of ``[constraints]``
     (as ``max_params=``/``max_flops=``) and ``variation_options``, either
-    directly or through its settings class (:class:`VariationEntry`)."""
+    directly or through its settings class (:class:`VariationEntry`).
+    With a ``[space]``, the strategy's mutation stays inside it."""
     name = strategy.variation
+    if space is not None:
+        return _space_variation(strategy, constraints, space)
     entry = variation_entry(name)
     cls = resolve_target(entry.target)
     options_cls = resolve_target(entry.options_target)
@@ -659,6 +747,21 @@ def build_variation(strategy: StrategyConfig, constraints: Constraints) -> Any:
         raise ConfigError(f"variation {name!r}: {err.message}", hint=err.hint) from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"variation {name!r}: {err}", hint="check [strategy] variation_options") from None
+
+
+def _space_variation(strategy: StrategyConfig, constraints: Constraints, space: SpaceConfig) -> Any:
+    from alphanas.mutate import MutationSettings
+    from alphanas.space import SpaceMutation
+
+    name = strategy.variation
+    if name not in SPACE_MODES:
+        raise ConfigError(f"variation {name!r} cannot search a [space]",
+                          hint=f"inside a space use one of {', '.join(SPACE_MODES)}")
+    try:
+        settings = instantiate(MutationSettings, {**constraints.as_kwargs(), **strategy.variation_options})
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"variation {name!r}: {err}", hint="check [strategy] variation_options") from None
+    return SpaceMutation(space.load(), SPACE_MODES[name], settings, name=name)  # type: ignore[arg-type]
 
 
 def instantiate(cls: Any, options: Mapping[str, Any]) -> Any:

@@ -15,6 +15,7 @@ the direction in which they are better.
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from alphanas.ir import Program
 
 __all__ = [
     "METRICS",
+    "METRIC_PATTERNS",
     "AnalyticEvaluator",
     "EvalContext",
     "Evaluation",
@@ -33,6 +35,7 @@ __all__ = [
     "Fidelity",
     "analytic_metrics",
     "failed",
+    "metric_direction",
 ]
 
 #: metric name -> "max" or "min": the direction in which a value is better.
@@ -47,6 +50,26 @@ METRICS: Mapping[str, Literal["max", "min"]] = {
     "latency_batch_ms": "min",  # median forward latency at the configured batch size
     "peak_memory_mb": "min",  # peak memory of a training step
 }
+
+#: Directions of metric families, by name pattern (:mod:`fnmatch`): the
+#: columns of a benchmark table (:mod:`alphanas.table_evaluator`) are named
+#: by what they measure, e.g. ``cifar10_test_acc`` or ``latency_ms_pixel3``.
+METRIC_PATTERNS: Mapping[str, Literal["max", "min"]] = {
+    "*_acc": "max",  # an accuracy, in percent
+    "latency_ms_*": "min",  # a latency measured on one device
+}
+
+
+def metric_direction(name: str) -> Literal["max", "min"] | None:
+    """The direction in which a metric is better: from :data:`METRICS`, else
+    from the first pattern of :data:`METRIC_PATTERNS` it matches; None for
+    a metric of unknown direction."""
+    if name in METRICS:
+        return METRICS[name]
+    for pattern, direction in METRIC_PATTERNS.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return direction
+    return None
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
 
 def make_variation(config: SearchConfig) -> Variation:
     """The configured variation (:func:`alphanas.config.build_variation`)."""
-    return build_variation(config.strategy, config.constraints)
+    return build_variation(config.strategy, config.constraints, config.space)
 
 
 def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
@@ -280,6 +280,7 @@ class _Search:
         self.pending: collections.deque[Candidate] = collections.deque()
         self.bar: Any = None
         self.progress = progress
+        self.tensorboard: Any = None  # a TensorBoardLog when the config asks for one
 
     # -- state ----------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -378,6 +379,8 @@ class _Search:
             if vals:
                 row[f"best_{o.name}"] = max(vals) if o.direction == "max" else min(vals)
         write_history_row(self.run_dir / "history.csv", row, self.objectives)
+        if self.tensorboard is not None:
+            self.tensorboard.log(row)
 
     def write_front(self) -> None:
         rows = [{"id": c.id, "generation": c.generation, "parent_id": c.parent_id, "operator": c.operator,
@@ -391,11 +394,17 @@ class _Search:
         executor = make_executor(self.config, self.evaluator)
         self.open_bar()
         try:
+            if self.config.tensorboard:  # the replayed history, then a step per evaluation
+                from alphanas.tensorboard_log import TensorBoardLog
+
+                self.tensorboard = TensorBoardLog.start(self.run_dir, self.objectives, self.created)
             # evaluations a kill interrupted go first, from their stored program
             self.pending = collections.deque(self.store.candidates("running"))
             stopped = self.loop(executor)
         finally:
             executor.shutdown()
+            if self.tensorboard is not None:
+                self.tensorboard.close()
             self.store.set_state("elapsed_seconds", self.elapsed())
             if self.bar is not None:
                 self.bar.close()

@@ -57,6 +57,9 @@ __all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
 
 Mode = Literal["guided", "edit", "sample"]
 
+#: derivations a space remembers (by program text)
+DERIVATIONS_KEPT = 256
+
 _LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"(i?)')
 _BLANKS = re.compile(r"\\[nrt]|\s")
 
@@ -135,6 +138,7 @@ class ProgramSpace:
         self.rule = rule
         self.file = file
         self.graph = graph
+        self._derived: dict[str, Derivation] = {}
         rules = sorted(self.grammar.rules)
         try:
             self._matcher = lark.Lark(squeezed_grammar(text), start=rules, parser="earley",
@@ -176,9 +180,21 @@ class ProgramSpace:
     # -- membership -----------------------------------------------------------------------------------
     def derive(self, program: Program) -> Derivation:
         """The derivation of the graph's body, with its fragments; a
-        :class:`SpaceError` saying where the body leaves the space if it does."""
+        :class:`SpaceError` saying where the body leaves the space if it does.
+        Memoised by the program's text: a search derives each program as a
+        child and again each time it is a parent."""
         text = print_program(program)
-        program = parse(text, "<space program>")
+        if text not in self._derived:
+            self._remember(text, self._derive(text))
+        return self._derived[text]
+
+    def _remember(self, text: str, derivation: Derivation) -> None:
+        if len(self._derived) >= DERIVATIONS_KEPT:
+            self._derived.pop(next(iter(self._derived)))
+        self._derived[text] = derivation
+
+    def _derive(self, text: str, program: Program | None = None) -> Derivation:
+        program = program if program is not None else parse(text, "<space program>")
         graph = self.graph_of(program)
         start, end = self.body_span(text, graph)
         kept = [k for k in range(start, end) if not text[k].isspace()]
@@ -277,6 +293,9 @@ class SpaceMutation:
         choices = [f for f in derivation.fragments if f.region is not None]
         if self.mode == "sample":
             choices = choices[:1]  # the root: the whole body
+        elif len(choices) > 1 and choices[0].start == derivation.fragments[0].start \
+                and choices[0].end == derivation.fragments[0].end:
+            choices = choices[1:]  # a mutation changes part of the body; all of it is sampling
         if not choices:
             raise VariationFailed(f"no fragment of the body of {derivation.graph.name} is a one-output region")
         instance = instances_of(derivation.program, derivation.graph.name)[0]
@@ -346,8 +365,10 @@ class SpaceMutation:
             raise VariationFailed(f"the child does not check: {err.message}") from err
         if program_hash(child) == program_hash(d.program):
             raise VariationFailed("the child equals its parent up to canonical form")
-        self.space.derive(child)  # a SpaceError here would be a bug: let it surface
-        return parse(print_program(child), "<child>")
+        # derived from its canonical text (parsed once more when the splice
+        # was not already canonical), so that the search can keep the parsed
+        # program as the stored text's; a SpaceError here would be a bug
+        return self.space.derive(child).program
 
 
 def _fragment_hashes(space: GrammarSpace, fragment: Fragment, problem: Any, instance: Instance) -> set[str]:

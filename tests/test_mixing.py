@@ -97,6 +97,7 @@ OP_CASES = [
     ("concat", "x: [3, 4], y: [2, 4]", "concat(x, y)"),
     ("concat", "x: [2, 3], y: [2, 1], z: [2, 2]", "concat(x, y, z, dim=-1)"),
     ("identity", "x: [3, 4]", "identity(x)"),
+    ("zero", "x: [3, 4, 5]", "zero(x)"),
     ("dropout", "x: [3, 4]", "dropout(x, 0.3)"),
     ("flatten", "x: [3, 4, 5]", "flatten(x)"),
     ("flatten", "x: [2, 3, 4, 5]", "flatten(x, 1, 2)"),

@@ -109,6 +109,7 @@ CASES = [
     Case("concat", _m("x: [2, 3], y: [2, 1], z: [2, 2]", "return concat(x, y, z, dim=-1)"),
          lambda x, y, z: torch.cat([x, y, z], 2)),
     Case("identity", _m("x: [3, 4]", "return identity(x)"), lambda x: x),
+    Case("zero", _m("x: [3, 4, 5]", "return zero(x)"), torch.zeros_like),
     Case("dropout", _m("x: [3, 4]", "return dropout(x, 0.3)"), lambda x: x),
     Case("flatten", _m("x: [3, 4, 5]", "return flatten(x)"), lambda x: x.reshape(BATCH, -1)),
     Case("flatten", _m("x: [2, 3, 4, 5]", "return flatten(x, 1, 2)"),
@@ -266,7 +267,7 @@ def test_symbolic_conditions_are_collected_not_decided() -> None:
 # -- invalid inputs ----------------------------------------------------------------------
 
 #: ops that accept every input shape and every argument value of the right type
-ALWAYS_VALID = {"relu", "relu6", "silu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "identity", "scale"}
+ALWAYS_VALID = {"relu", "relu6", "silu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "identity", "zero", "scale"}
 
 NEGATIVE = [
     ("conv2d", _m("x: [6, 8, 8]", "return conv2d(x, 4, k=3, groups=4)"), "not divisible by groups"),

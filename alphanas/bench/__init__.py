@@ -93,6 +93,18 @@ BENCHMARKS: dict[str, Benchmark] = {
             "training throughput of resnet18_cifar through alphanas.train vs a plain PyTorch loop on the same "
             "module (target: ratio >= 0.95)",
         ),
+        Benchmark(
+            "nb201",
+            "alphanas.bench.nb201:run_nb201",
+            "NAS-Bench-201: search strategies (random sampling, aging evolution, random edits, αNAS with each "
+            "selection) over many seeds; best accuracy and hypervolume ratio to the true front at 50-500 queries",
+        ),
+        Benchmark(
+            "nb201-study",
+            "alphanas.bench.nb201_study:run_study",
+            "NAS-Bench-201: do cells with similar properties (depth, mixing) have similar accuracy? "
+            "Property distance against accuracy difference over pairs of random cells",
+        ),
     )
 }
 

@@ -150,6 +150,13 @@ def broadcast_matrix(x: Sequence[int], out: Sequence[int], whole: Sequence[int] 
     return tuple(tuple(row) for row in m)
 
 
+def nothing(x: Sequence[int], out: Sequence[int]) -> Matrix:
+    """An op whose output reads nothing of its input (a constant, such as
+    ``zero``): every entry NONE, the batch axis included.
+    ``from_deps(x, out, lambda o: None)`` in closed form."""
+    return tuple(tuple(Level.NONE for _ in range(len(out) + 1)) for _ in range(len(x) + 1))
+
+
 def unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
     index = []
     for n in reversed(shape):

@@ -150,6 +150,33 @@ class Identity(Op):
 
 
 @register
+class Zero(Op):
+    """NAS-Bench-201's ``none`` edge: an edge that passes nothing on. The
+    output is a constant, so no input axis feeds any output axis (mixing
+    NONE everywhere, the batch axis included: its Jacobian is zero); for
+    depth it counts for nothing, as identity does."""
+
+    name = "zero"
+    depth_kind = "neutral"
+    synthesize = False
+    doc = "Zeros of the input's shape (NAS-Bench-201's `none` edge)."
+
+    def shape(self, check: Check, ins: Sequence[Shape], a: Attrs) -> Shape:
+        return tuple(ins[0])
+
+    def cost(self, ins, a, out) -> Cost:
+        return Cost()  # nothing computed, as identity and dropout
+
+    def mixing(self, ins: Sequence[Shape], a: Attrs, out: Shape) -> tuple[Matrix, ...]:
+        return (mixrules.nothing(ins[0], out),)
+
+    def torch_call(self, xs, m, ins, a, out) -> str:
+        # as NAS-Bench-201's Zero op: a NaN or an infinity in the input stays
+        # one, and the result keeps the input's dtype, device and batch size
+        return f"{xs[0]}.mul(0.0)"
+
+
+@register
 class Dropout(Op):
     name = "dropout"
     synthesize = False

@@ -160,6 +160,10 @@ def _kind(gm: fx.GraphModule, n: fx.Node, kinds: dict[fx.Node, str]) -> str:
             pass
         raise UnknownNode(f"the depth reference does not know the function {n.target!r} ({n.format_node()})")
     if n.op == "call_method":
+        if n.target == "mul" and n.args[1:] == (0.0,) and not n.kwargs:
+            # x.mul(0.0), the zero op (NAS-Bench-201's none edge): it computes
+            # nothing from its input and counts for nothing, as identity does
+            return NEUTRAL
         if str(n.target) in METHODS:
             return METHODS[str(n.target)]
         raise UnknownNode(f"the depth reference does not know the method .{n.target}() ({n.format_node()})")
