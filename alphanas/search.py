@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import inspect
 import math
 import random
 import sys
@@ -275,6 +276,11 @@ class _Search:
         self.variation_failure_times: list[float] = []
         self.unusable = 0  # ok evaluations without finite values for every objective
         self.hashes: dict[str, int] = {}
+        # a variation whose vary() takes ``seen`` is told which programs the
+        # run already has, so that it can make another child instead of a
+        # duplicate the loop would reject (SpaceMutation does)
+        takes_seen = "seen" in inspect.signature(variation.vary).parameters
+        self.seen_argument: dict[str, Any] = {"seen": self.hashes} if takes_seen else {}
         self.programs: dict[int, Program] = {}
         self.front_changed = False
         self.pending: collections.deque[Candidate] = collections.deque()
@@ -460,7 +466,7 @@ class _Search:
         base = Candidate(id=index, parent_id=parent.id, generation=parent.generation + 1,
                          operator=self.variation.name, program=None, hash=None)
         try:
-            child = self.variation.vary(self.parent_program(parent), rng)
+            child = self.variation.vary(self.parent_program(parent), rng, **self.seen_argument)
         except VariationFailed as err:
             return self.variation_failure(base, str(err), start)
         except Exception as err:  # a bug in a variation: recorded loudly, the run goes on

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -229,7 +229,7 @@ class ProgramSpace:
                 continue
             a, b = kept[sub.meta.start_pos], kept[sub.meta.end_pos - 1] + 1
             nodes = tuple(node for at, node in placed if a <= at < b)
-            yield Fragment(sub.data, a, b, text[a:b], nodes, _single_output_region(graph, nodes))
+            yield Fragment(str(sub.data), a, b, text[a:b], nodes, _single_output_region(graph, nodes))
 
     # -- seen from one rule -----------------------------------------------------------------------
     def fragment_space(self, fragment: Fragment, graph: Graph, instance: Instance, order: str) -> GrammarSpace:
@@ -256,6 +256,9 @@ def _single_output_region(graph: Graph, nodes: tuple[str, ...]) -> Region | None
         return None
     if len(region.outputs) != 1 or not region.inputs:
         return None
+    named = {n.id: n.name for n in graph.nodes}
+    if any(named.get(v, v) is None for v in region.inputs):
+        return None  # part of a call (a rule for an op's name, say): its input has no name to write
     return region
 
 
@@ -285,7 +288,11 @@ class SpaceMutation:
     settings: Any = field(default=None)  # alphanas.mutate.MutationSettings (None: its defaults)
     name: str = "alphanas"
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
+    def vary(self, parent: Program, rng: random.Random, seen: Container[str] = frozenset()) -> Child:
+        """A child of ``parent``; ``seen`` holds the canonical hashes of the
+        programs the search already has, which count as failed attempts
+        (in a small space a property target is often met by a cell already
+        evaluated, and the search would reject it)."""
         from alphanas.mutate import MutationSettings
 
         settings = self.settings or MutationSettings()
@@ -303,13 +310,13 @@ class SpaceMutation:
         for _ in range(settings.attempts):
             fragment = rng.choice(choices)
             try:
-                return self._rederive(derivation, fragment, instance, rng, settings)
+                return self._rederive(derivation, fragment, instance, rng, settings, seen)
             except VariationFailed as err:
                 reasons.append(f"{fragment.rule}: {err}")
         raise VariationFailed(f"no child in {settings.attempts} attempts: " + "; ".join(reasons[-3:]))
 
     def _rederive(self, d: Derivation, fragment: Fragment, instance: Instance, rng: random.Random,
-                  settings: Any) -> Child:
+                  settings: Any, seen: Container[str]) -> Child:
         from alphanas.mutate import Pick, region_budgets, size_limit
         from synth import Problem, synthesize
 
@@ -322,11 +329,11 @@ class SpaceMutation:
         budgets = region_budgets(d.program, pick, props, settings)
         if target is not None:
             problem = Problem.from_properties(target, budgets)
-            max_ops = size_limit(d.program, pick, target, settings.slack)
+            max_ops = size_limit(d.program, pick, target, self._growth(fragment, settings))
         else:
             problem = Problem(tuple(tuple(s) for s in props.shapes.inputs), tuple(props.shapes.outputs[0]),
                               budgets=budgets)
-            max_ops = max(len(fragment.nodes) + settings.slack, 2) if self.mode == "edit" else 10**6
+            max_ops = len(fragment.nodes) + self._growth(fragment, settings) if self.mode == "edit" else 10**6
         seen_from_rule = self.space.fragment_space(fragment, d.graph, instance,
                                                    "smallest" if guided else "random")
         result = synthesize(problem, seen_from_rule, seed=rng.randrange(2**31),
@@ -335,6 +342,8 @@ class SpaceMutation:
         if not result.ok:
             raise VariationFailed(result.reasons[0] if result.reasons else "no derivation")
         child = self._splice(d, fragment, result.sentence, rng)
+        if program_hash(child) in seen:
+            raise VariationFailed("the child is a program the search already has")
         operator = {"guided": "property_mutation", "edit": "random_derivation", "sample": "random_sample"}
         record: dict[str, Any] = {
             "graph": d.graph.name,
@@ -353,6 +362,13 @@ class SpaceMutation:
         if target is not None:
             record["target"] = props_api.to_json(target)
         return Child(child, operator[self.mode], record)
+
+    @staticmethod
+    def _growth(fragment: Fragment, settings: Any) -> int:
+        """How many ops a re-derivation may add: the settings' slack, or
+        as many as the fragment has (a grammar's unit, a block of 7–10 ops,
+        could otherwise never be repeated)."""
+        return max(settings.slack, len(fragment.nodes), 2)
 
     def _splice(self, d: Derivation, fragment: Fragment, sentence: str, rng: random.Random) -> Program:
         """The child: the fragment's text replaced by the new sentence,
