@@ -191,7 +191,7 @@ def render(d: Diagnosis) -> str:
                      f"about {d.estimate:,.0f} structures fit")
     if d.empty:
         lines.append(f"  EMPTY under {budget}" + (" (proven)" if d.proven else " (none found in the time limit)"))
-        lines.extend(f"    {r}" for r in d.reasons)
+        lines.extend("    " + r.replace("\n", "\n      ") for r in d.reasons)
     elif d.cheapest is not None:
         lines.append(f"  not empty under {budget}; the cheapest program (of {d.cheapest['of']}) has "
                      f"{d.cheapest['params']:,} params, {d.cheapest['flops']:,} FLOPs:")

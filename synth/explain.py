@@ -121,7 +121,7 @@ def _cheapest_without_budgets(problem: Problem, tmpl: Template) -> str | None:
     from synth.verify import concrete_program
 
     relaxed = replace(problem, budgets=Budgets())
-    solution = solve_sizes(tmpl, relaxed, random.Random(0), objective="cheapest", timeout_ms=500)
+    solution = solve_sizes(tmpl, relaxed, random.Random(0), objective="cheapest", timeout_ms=500, exact=True)
     if not isinstance(solution, SizeSolution):
         return None
     from alphanas.analysis import analyze

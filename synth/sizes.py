@@ -153,15 +153,18 @@ def solve_sizes(
     reference: Mapping[str, int] | None = None,
     domains: Mapping[str, Domain] | None = None,
     timeout_ms: int = 2000,
+    exact: bool = False,
 ) -> SizeSolution | Unsat:
-    """Sizes for the template's slots that fit the problem, or the reason none do."""
+    """Sizes for the template's slots that fit the problem, or the reason
+    none do. ``exact``: optimise the objective even over a space's listed
+    values (a claimed minimum must be one)."""
     fixed = _fixed_values(tmpl)
     if fixed is not None:
         # nothing to choose (a grammar sentence with its sizes written in):
         # verification checks the shapes and budgets without a solver
         return SizeSolution(fixed, 0)
     variables = {s.name: z3.Int(s.name) for s in tmpl.slots}
-    if _user_bounded(tmpl):
+    if _user_bounded(tmpl) and not exact:
         # a space's listed values: optimising a nonlinear cost over them
         # can take the solver longer than trying the structures does, so
         # any fitting sizes are taken, and the caller keeps the cheapest
