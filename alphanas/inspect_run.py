@@ -16,7 +16,6 @@ test checks that both agree.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,14 @@ from typing import Any
 
 from alphanas.errors import AlphanasError
 from alphanas.ir import Program
-from alphanas.pareto import Objective, ReferenceBox, dominates, hypervolume, pareto_front
+from alphanas.pareto import (
+    Objective,
+    ReferenceBox,
+    dominates,
+    hypervolume,
+    objective_point,
+    pareto_front,
+)
 from alphanas.store import DB_NAME, Candidate, Store
 
 __all__ = [
@@ -120,13 +126,7 @@ class RunView:
         for every objective (what the search itself admits to a front)."""
         if not c.ok:
             return None
-        out = []
-        for o in self.objectives:
-            v = c.metrics.get(o.name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                return None
-            out.append(float(v))
-        return tuple(out)
+        return objective_point(c.metrics, self.objectives)
 
     @property
     def scored(self) -> tuple[Candidate, ...]:

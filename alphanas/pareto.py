@@ -76,6 +76,19 @@ class Objective:
         return a < b if self.direction == "min" else a > b
 
 
+def objective_point(metrics: Mapping[str, Any], objectives: Sequence[Objective]) -> tuple[float, ...] | None:
+    """A candidate's point in objective space: its metric for each
+    objective, or None unless every one is a finite number (only such
+    candidates enter a front)."""
+    out = []
+    for o in objectives:
+        v = metrics.get(o.name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return None
+        out.append(float(v))
+    return tuple(out)
+
+
 def _minimized(point: Point, objectives: Sequence[Objective]) -> tuple[float, ...]:
     return tuple(o.sign * float(v) for v, o in zip(point, objectives))
 

@@ -54,7 +54,6 @@ from __future__ import annotations
 import bisect
 import collections
 import inspect
-import math
 import random
 import sys
 import time
@@ -80,6 +79,7 @@ from alphanas.pareto import (
     ReferenceBox,
     dominates,
     hypervolume,
+    objective_point,
     write_history_row,
     write_pareto_csv,
 )
@@ -326,13 +326,7 @@ class _Search:
 
     def values(self, c: Candidate) -> tuple[float, ...] | None:
         """The candidate's objective values, if it has a finite one for each."""
-        out = []
-        for o in self.objectives:
-            v = c.metrics.get(o.name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                return None
-            out.append(float(v))
-        return tuple(out)
+        return objective_point(c.metrics, self.objectives)
 
     def fold(self, c: Candidate) -> None:
         """Take one finished evaluation into the population, the front, the

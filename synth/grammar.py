@@ -42,7 +42,7 @@ from typing import Any, Literal
 import lark
 
 from alphanas.errors import AlphanasError, ParseError
-from alphanas.ir import Arith, Loc, Sym
+from alphanas.ir import Loc, symbols
 from alphanas.parse import parse
 from synth.domains import Domain
 from synth.problem import Problem
@@ -388,7 +388,7 @@ class GrammarSpace:
         slots = []
         for n in graph.nodes:
             for k, v in n.attrs:
-                for name in _symbols(v):
+                for name in symbols(v):
                     if name in self.constants:
                         slots.append(Slot(name, n.id, k, (self.constants[name],)))
                     else:
@@ -425,15 +425,3 @@ def _as_body(sentence: str) -> str:
     if assigned:
         return f"{sentence}\n  return {assigned[-1]}"
     return f"  return {sentence}"
-
-
-def _symbols(value: Any) -> Iterator[str]:
-    """The int names an argument value uses."""
-    if isinstance(value, Sym):
-        yield value.name
-    elif isinstance(value, Arith):
-        yield from _symbols(value.left)
-        yield from _symbols(value.right)
-    elif isinstance(value, tuple):
-        for v in value:
-            yield from _symbols(v)
