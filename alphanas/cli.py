@@ -332,16 +332,15 @@ def cmd_space(args: argparse.Namespace) -> int:
 def _first_rule(path: str) -> str:
     """The rule a grammar starts from when none is named: ``start`` if it
     has one, else the first rule it defines."""
-    import re
     from pathlib import Path
 
-    from synth.grammar import SpaceError
+    from synth.grammar import SpaceError, defined_rules
 
     try:
         text = Path(path).read_text()
     except OSError:
         raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar") from None
-    rules = re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*:", text, re.MULTILINE)
+    rules = defined_rules(text)
     if not rules:
         raise SpaceError(f"{path} defines no rule", hint="a space grammar needs a rule whose sentences are bodies")
     return "start" if "start" in rules else rules[0]

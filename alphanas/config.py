@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import math
@@ -187,9 +188,18 @@ class SpaceConfig:
     graph: str | None = None
 
     def load(self) -> Any:
-        from alphanas.space import ProgramSpace
+        """The space (loaded once per process: the config check, the
+        variation and the seed check all need it)."""
+        path = Path(self.grammar)
+        return _load_space(str(path), path.stat().st_mtime_ns if path.exists() else 0, self.rule, self.graph)
 
-        return ProgramSpace.load(self.grammar, self.rule, self.graph)
+
+@functools.lru_cache(maxsize=8)
+def _load_space(grammar: str, mtime: int, rule: str, graph: str | None) -> Any:
+    from alphanas.space import ProgramSpace
+
+    del mtime  # part of the cache key only: an edited grammar is loaded again
+    return ProgramSpace.load(grammar, rule, graph)
 
 
 @dataclass(frozen=True)

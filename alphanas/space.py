@@ -36,7 +36,6 @@ import random
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,9 +112,6 @@ class Fragment:
     text: str
     nodes: tuple[str, ...]
     region: Region | None
-
-    def describe(self) -> str:
-        return f"{self.rule} ({len(self.nodes)} op{'s' if len(self.nodes) != 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -239,10 +235,6 @@ class ProgramSpace:
         assert fragment.region is not None
         return self.grammar.at(fragment.rule, inputs=_input_names(graph, fragment.region),
                                constants=dict(instance.bindings), order=order)  # type: ignore[arg-type]
-
-    @cached_property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(sorted(self.grammar.rules))
 
 
 def _single_output_region(graph: Graph, nodes: tuple[str, ...]) -> Region | None:

@@ -63,8 +63,10 @@ class Diagnosis:
     space: str
     derivations: int
     with_slots: int
-    finite: bool
+    #: every derivation was counted
+    complete: bool
     max_expansions: int
+    recursive: bool = False
     context: Context | None = None
     budgets: dict[str, int] = field(default_factory=dict)
     #: of the random derivations drawn, how many got sizes that fit
@@ -108,8 +110,9 @@ def context_from_shapes(inputs: list[tuple[str, tuple[int, ...]]], output: tuple
 
 def diagnose(space: ProgramSpace, context: Context | None, budgets: dict[str, int], samples: int = 3,
              draws: int = 100, seed: int = 0, time_limit: float = 10.0) -> Diagnosis:
-    derivations, with_slots, finite = space.grammar.count()
-    d = Diagnosis(space.name, derivations, with_slots, finite, space.grammar.max_expansions, context,
+    derivations, with_slots, complete = space.grammar.count()
+    d = Diagnosis(space.name, derivations, with_slots, complete, space.grammar.max_expansions,
+                  space.grammar.is_recursive(space.rule), context,
                   {k: v for k, v in budgets.items() if v is not None})
     if context is None:
         return d
@@ -121,7 +124,7 @@ def diagnose(space: ProgramSpace, context: Context | None, budgets: dict[str, in
     d.drawn, d.fitting = _fitting_draws(view, problem, draws, rng)
     # a small finite space is searched whole for its cheapest program;
     # otherwise the cheapest of the first programs found is shown
-    whole = finite and with_slots <= EXHAUSTIVE
+    whole = complete and with_slots <= EXHAUSTIVE
     looked_at = with_slots if whole else SAMPLED_CHEAPEST
     cheapest = synthesize(problem, view.at(space.rule, order="smallest"), seed=seed, time_limit=time_limit,
                           max_ops=10**6, objective="cheapest", candidates=looked_at)
@@ -170,11 +173,13 @@ def _shape(s: tuple[int, ...]) -> str:
 
 def render(d: Diagnosis) -> str:
     lines = [f"space {d.space}"]
-    if d.finite:
+    if d.complete:
         lines.append(f"  derivations: {d.derivations:,} (every one); with the slots' choices: {d.with_slots:,}")
     else:
-        lines.append(f"  derivations: infinitely many (recursive rules); {d.derivations:,} within "
-                     f"{d.max_expansions} expansions, {d.with_slots:,} with the slots' choices")
+        more = ("infinitely many (recursive rules)" if d.recursive
+                else "more than the limit counts (some need more expansions)")
+        lines.append(f"  derivations: {more}; {d.derivations:,} within {d.max_expansions} expansions, "
+                     f"{d.with_slots:,} with the slots' choices")
     c = d.context
     if c is None:
         lines.append("  (give --program, or --input and --output, to check shapes, budgets and draw samples)")

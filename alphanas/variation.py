@@ -48,3 +48,8 @@ class Variation(Protocol):
     name: str
 
     def vary(self, parent: Program, rng: random.Random) -> Child: ...
+
+    # A variation may also take ``seen`` (the canonical hashes of the programs
+    # the search already has, a Container[str]) as a keyword argument: the
+    # search passes it when ``vary`` declares it, so that the variation can
+    # try again rather than return a duplicate the search would reject.

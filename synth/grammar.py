@@ -48,7 +48,7 @@ from synth.domains import Domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
 
-__all__ = ["GrammarSpace", "SpaceError"]
+__all__ = ["GrammarSpace", "SpaceError", "defined_rules"]
 
 _CHOICE = re.compile(r"^\(\?:(\d+(?:\|\d+)*)\)$")
 _DOMAIN = re.compile(r"//\s*domain\s+([A-Z_][A-Z0-9_]*)\s*:\s*(\d+)\s*\.\.\s*(\d+)(?:\s+step\s+(\d+))?")
@@ -90,7 +90,7 @@ class GrammarSpace:
         self.constants = dict(constants or {})
         #: "smallest": fewest expansions first; "random": random derivations
         self.order = order
-        defined = re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(?:\{[^}]*\})?\s*:", text, re.MULTILINE)
+        defined = defined_rules(text)
         if rule not in defined:
             import difflib
 
@@ -272,7 +272,8 @@ class GrammarSpace:
     def count(self, max_expansions: int | None = None) -> tuple[int, int, bool]:
         """How many sentences the rule derives within ``max_expansions``:
         (derivations, derivations × the choices of their slots, whether that
-        is every sentence of the rule, i.e. no derivation needs more).
+        is every sentence of the rule: not recursive, and no derivation
+        needs more expansions).
         Derivations are counted, so an ambiguous grammar counts a sentence
         once per derivation."""
         limit = max_expansions or self.max_expansions
@@ -287,8 +288,8 @@ class GrammarSpace:
                     sized += ways[1]
                 table[name][e] = (plain, sized)
         within = table[self.rule][: limit + 1]
-        finite = table[self.rule][limit + 1] == (0, 0) and not self._recursive(self.rule)
-        return sum(p for p, _ in within), sum(z for _, z in within), finite
+        complete = not self.is_recursive(self.rule) and self._most_expansions(self.rule) <= limit
+        return sum(p for p, _ in within), sum(z for _, z in within), complete
 
     def _sequence_ways(self, symbols: tuple[Any, ...], budget: int,
                        table: Mapping[str, list[tuple[int, int]]]) -> tuple[int, int]:
@@ -313,7 +314,18 @@ class GrammarSpace:
             ways = new
         return ways[budget]
 
-    def _recursive(self, rule: str) -> bool:
+    def _most_expansions(self, rule: str) -> int:
+        """The most expansions a derivation of a non-recursive rule takes."""
+        most: dict[str, int] = {}
+
+        def visit(name: str) -> int:
+            if name not in most:
+                most[name] = max(1 + sum(visit(x.name) for x in e if not x.is_term) for e in self.rules[name])
+            return most[name]
+
+        return visit(rule)
+
+    def is_recursive(self, rule: str) -> bool:
         """Whether a rule reachable from ``rule`` can derive itself again."""
         reach: dict[str, set[str]] = {
             n: {x.name for e in es for x in e if not x.is_term} for n, es in self.rules.items()}
@@ -413,6 +425,14 @@ class GrammarSpace:
         except lark.exceptions.LarkError:
             return False
         return True
+
+
+def defined_rules(text: str) -> list[str]:
+    """The rules a grammar defines, in order. Templates (``rule{x}: ...``)
+    are left out: Lark cannot start from one, and its instances carry
+    other names."""
+    return [m.group(1) for m in re.finditer(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(\{[^}]*\})?\s*:", text, re.MULTILINE)
+            if not m.group(2)]
 
 
 def _as_body(sentence: str) -> str:

@@ -283,3 +283,15 @@ def test_properties_of_a_fragment_are_those_of_its_region(space: ProgramSpace) -
     conv = next(f for f in d.fragments if f.rule == "conv")
     props = props_api.region_properties(d.program, d.graph.name, conv.region, analyze(d.program))
     assert [list(s) for s in props.shapes.inputs] == [[16, 8, 8]]
+
+
+def test_template_rules_load_and_deep_grammars_say_they_are_counted_in_part() -> None:
+    from synth.grammar import GrammarSpace
+
+    templated = GrammarSpace('cell: pool{"x0"} | "relu(x0)"\npool{e}: "avgpool(" e ", 2)"\n', "cell")
+    assert templated.count() == (2, 2, True)
+    # eight nested levels need more than a limit of 5 expansions: not recursive, not complete
+    deep = GrammarSpace("\n".join([f'r{i}: "relu(" r{i + 1} ")" | "x0"' for i in range(8)] + ['r8: "x0"']),
+                        "r0", max_expansions=5)
+    derivations, _, complete = deep.count()
+    assert not complete and not deep.is_recursive("r0") and derivations == 5

@@ -99,7 +99,7 @@ def test_mutation_stays_in_the_space(case: Case, mode: str, loaded) -> None:
     space, parent = loaded[case.id]
     children = _children(space, parent, mode, want=3, tries=6)
     assert len(children) == 3, f"only {len(children)} children in 6 tries"
-    rules = set(space.rules)
+    rules = set(space.grammar.rules)
     for child in children:
         program = child.program
         space.derive(program)  # re-derived by the grammar: still in the space
