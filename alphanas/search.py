@@ -466,6 +466,8 @@ class _Search:
         except Exception as err:  # a bug in a variation: recorded loudly, the run goes on
             warnings.warn(f"variation {self.variation.name} raised {type(err).__name__}: {err}", stacklevel=1)
             return self.variation_failure(base, f"the variation raised {type(err).__name__}: {err}", start)
+        if child.made_from is not None:
+            base = self.reparented(base, child.made_from)
         text = print_program(child.program)
         digest = program_hash(child.program)
         base = replace(base, operator=child.operator, program=text, hash=digest, record=dict(child.record),
@@ -485,6 +487,14 @@ class _Search:
         if parsed is not None:
             self.remember(index, parsed)
         return self.job(c, parent, parsed)
+
+    def reparented(self, base: Candidate, made_from: str) -> Candidate:
+        """The child's row with the candidate it was made from as its parent
+        (a variation that walked on from the selected parent says which)."""
+        if made_from not in self.hashes:
+            raise AssertionError(f"the variation made a child from a program the search does not have ({made_from})")
+        source = self.store.candidate(self.hashes[made_from])
+        return replace(base, parent_id=source.id, generation=source.generation + 1)
 
     def variation_failure(self, base: Candidate, reason: str, start: float) -> None:
         c = self.store.add(replace(base, status="failed", phase="variation", reason=reason,

@@ -28,6 +28,20 @@ R (:meth:`synth.grammar.GrammarSpace.at`). Three modes share those steps:
 
 Every child is re-parsed, shape-checked in every instance of the graph and
 derived by the grammar again before it is returned.
+
+Two things keep guided mutation going in a small space, where a parent's
+neighbourhood is soon all evaluated (NAS-Bench-201's cell has 15,625):
+
+- *reachable targets*: a rule with few derivations and no slots has them
+  listed once, with their properties, and a target is mutated again until
+  some other derivation meets it (properties are lower bounds, and an edge
+  of a cell reaches five property values, so most raw targets are met by
+  nothing);
+- *walks*: the synthesis is told which programs the search has, and passes
+  over derivations that make one of them (``synthesize(accept=...)``); when
+  only such derivations meet the target, the mutation walks on from one of
+  those programs, and the child records it as its parent
+  (``Child.made_from``).
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Container, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +72,19 @@ Mode = Literal["guided", "edit", "sample"]
 
 #: derivations a space remembers (by program text)
 DERIVATIONS_KEPT = 256
+#: spliced children a mutation remembers the hash of (by text)
+SPLICES_KEPT = 16384
+#: a rule with at most this many derivations has them listed, so that
+#: guided mutation only asks for properties some derivation has
+REACHABLE_LISTED = 512
+#: seconds the listing of one rule's derivations may take
+LISTING_SECONDS = 30.0
+#: mutated targets drawn before a guided mutation gives up on a fragment
+TARGET_DRAWS = 16
+#: a walk through programs the search has may take this many steps per attempt
+WALK_STEPS = 4
+#: why a derivation that meets the target is refused when the search has its program
+ALREADY_SEEN = "the child is a program the search already has"
 
 _LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"(i?)')
 _BLANKS = re.compile(r"\\[nrt]|\s")
@@ -123,6 +150,7 @@ class Derivation:
     graph: Graph
     tree: lark.Tree
     fragments: tuple[Fragment, ...]
+    digest: str  # the program's canonical hash
 
 
 class ProgramSpace:
@@ -204,7 +232,8 @@ class ProgramSpace:
             raise SpaceError(f"the body of {graph.kind} {graph.name} is not a sentence of {self.name}",
                              Loc("<program>", line, column), text=text,
                              hint=f"the grammar's rule {self.rule!r} does not derive it from here on") from None
-        return Derivation(program, text, graph, tree, tuple(self._fragments(text, graph, tree, kept)))
+        return Derivation(program, text, graph, tree, tuple(self._fragments(text, graph, tree, kept)),
+                          program_hash(program))
 
     def contains(self, program: Program) -> bool:
         try:
@@ -279,6 +308,10 @@ class SpaceMutation:
     mode: Mode = "guided"
     settings: Any = field(default=None)  # alphanas.mutate.MutationSettings (None: its defaults)
     name: str = "alphanas"
+    #: spliced text -> (the child's canonical hash, or None and why it does not check)
+    _spliced: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, compare=False, repr=False)
+    #: (rule, shapes and budgets, constants, inputs) -> what its derivations reach (see _reachable)
+    _reachable_by: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def vary(self, parent: Program, rng: random.Random, seen: Container[str] = frozenset()) -> Child:
         """A child of ``parent``; ``seen`` holds the canonical hashes of the
@@ -288,24 +321,45 @@ class SpaceMutation:
         from alphanas.mutate import MutationSettings
 
         settings = self.settings or MutationSettings()
-        derivation = self.space.derive(parent)
-        choices = [f for f in derivation.fragments if f.region is not None]
-        if self.mode == "sample":
-            choices = choices[:1]  # the root: the whole body
-        elif len(choices) > 1 and choices[0].start == derivation.fragments[0].start \
-                and choices[0].end == derivation.fragments[0].end:
-            choices = choices[1:]  # a mutation changes part of the body; all of it is sampling
-        if not choices:
-            raise VariationFailed(f"no fragment of the body of {derivation.graph.name} is a one-output region")
-        instance = instances_of(derivation.program, derivation.graph.name)[0]
+        start = d = self.space.derive(parent)
         reasons: list[str] = []
-        for _ in range(settings.attempts):
-            fragment = rng.choice(choices)
+        failed = steps = 0
+        while failed < settings.attempts:
+            fragment = rng.choice(self._choices(d))
+            instance = instances_of(d.program, d.graph.name)[0]
             try:
-                return self._rederive(derivation, fragment, instance, rng, settings, seen)
+                child = self._rederive(d, fragment, instance, rng, settings, seen)
+            except _AllSeen as err:
+                # the target is met, but only by programs the search has:
+                # walk on from one of them rather than fail (in a small space
+                # the neighbourhood of a good parent is soon all evaluated)
+                reasons.append(f"{fragment.rule}: {err}")
+                steps += 1
+                failed += steps > WALK_STEPS * settings.attempts  # a walk is not endless
+                d = self.space.derive(parse(rng.choice(err.texts), "<child>"))
+                continue
             except VariationFailed as err:
                 reasons.append(f"{fragment.rule}: {err}")
-        raise VariationFailed(f"no child in {settings.attempts} attempts: " + "; ".join(reasons[-3:]))
+                failed += 1
+                continue
+            if d is start:
+                return child
+            return replace(child, made_from=d.digest, record={**child.record, "walk": steps})
+        raise VariationFailed(f"no child in {settings.attempts} attempts and {steps} steps through programs "
+                              "the search has: " + "; ".join(reasons[-3:]))
+
+    def _choices(self, d: Derivation) -> list[Fragment]:
+        """The fragments a variation may re-derive: the whole body when
+        sampling, else every one-output region but the whole body."""
+        choices = [f for f in d.fragments if f.region is not None]
+        if self.mode == "sample":
+            choices = choices[:1]  # the root: the whole body
+        elif len(choices) > 1 and choices[0].start == d.fragments[0].start \
+                and choices[0].end == d.fragments[0].end:
+            choices = choices[1:]  # a mutation changes part of the body; all of it is sampling
+        if not choices:
+            raise VariationFailed(f"no fragment of the body of {d.graph.name} is a one-output region")
+        return choices
 
     def _rederive(self, d: Derivation, fragment: Fragment, instance: Instance, rng: random.Random,
                   settings: Any, seen: Container[str]) -> Child:
@@ -316,26 +370,36 @@ class SpaceMutation:
         pick = Pick(d.graph.name, fragment.region, instance)
         props = props_api.region_properties(d.program, d.graph.name, fragment.region, instance)
         guided = self.mode == "guided"
-        target = (props_api.mutate(props, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
-                                   p_mixing=settings.p_mixing) if guided else None)
         budgets = region_budgets(d.program, pick, props, settings)
+        shapes_only = Problem(tuple(tuple(s) for s in props.shapes.inputs), tuple(props.shapes.outputs[0]),
+                              budgets=budgets)
+        rule_space = self.space.fragment_space(fragment, d.graph, instance, "smallest" if guided else "random")
+        avoid = _fragment_hashes(rule_space, fragment, shapes_only, instance)
+        target = self._reachable_target(props, rule_space, shapes_only, avoid, rng, settings) if guided else None
         if target is not None:
             problem = Problem.from_properties(target, budgets)
             max_ops = size_limit(d.program, pick, target, self._growth(fragment, settings))
         else:
-            problem = Problem(tuple(tuple(s) for s in props.shapes.inputs), tuple(props.shapes.outputs[0]),
-                              budgets=budgets)
+            problem = shapes_only
             max_ops = len(fragment.nodes) + self._growth(fragment, settings) if self.mode == "edit" else 10**6
-        seen_from_rule = self.space.fragment_space(fragment, d.graph, instance,
-                                                   "smallest" if guided else "random")
-        result = synthesize(problem, seen_from_rule, seed=rng.randrange(2**31),
-                            time_limit=settings.synth_time_limit, max_ops=max_ops,
-                            avoid=_fragment_hashes(seen_from_rule, fragment, problem, instance))
+        children: dict[str, Program] = {}
+        evaluated: list[str] = []  # texts of programs that meet the target but the search has
+
+        def novel(result: Any) -> str | None:
+            """None when the sentence makes a new program (kept in ``children``), else why not."""
+            child, why = self._splice(d, fragment, result.sentence, seen)
+            if child is not None:
+                children[result.sentence] = child
+            elif why == ALREADY_SEEN:
+                evaluated.append(d.text[: fragment.start] + result.sentence + d.text[fragment.end :])
+            return why
+
+        result = synthesize(problem, rule_space, seed=rng.randrange(2**31), time_limit=settings.synth_time_limit,
+                            max_ops=max_ops, avoid=avoid, accept=novel)
         if not result.ok:
-            raise VariationFailed(result.reasons[0] if result.reasons else "no derivation")
-        child = self._splice(d, fragment, result.sentence, rng)
-        if program_hash(child) in seen:
-            raise VariationFailed("the child is a program the search already has")
+            why = "; ".join(result.reasons) or "no derivation"
+            raise _AllSeen(why, tuple(evaluated)) if evaluated else VariationFailed(why)
+        child = children[result.sentence]
         operator = {"guided": "property_mutation", "edit": "random_derivation", "sample": "random_sample"}
         record: dict[str, Any] = {
             "graph": d.graph.name,
@@ -355,6 +419,54 @@ class SpaceMutation:
             record["target"] = props_api.to_json(target)
         return Child(child, operator[self.mode], record)
 
+    def _reachable_target(self, props: Any, rule_space: GrammarSpace, shapes_only: Any, avoid: set[str],
+                          rng: random.Random, settings: Any) -> Any:
+        """A mutation of the fragment's properties that some other derivation
+        of its rule meets. Properties are lower bounds, and a rule derives
+        few property values (an edge of a cell: five), so most mutated
+        targets would ask for more depth or mixing than any derivation has,
+        and the synthesis would fail after enumerating the rule. When the
+        rule's derivations are few enough to list, the target is mutated
+        again (mixing relaxes further, depth moves on) until another
+        derivation reaches it; otherwise the first mutation is kept."""
+        reachable = self._reachable(rule_space, shapes_only)
+        target = props
+        for _ in range(TARGET_DRAWS):
+            target = props_api.mutate(target, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
+                                      p_mixing=settings.p_mixing)
+            if reachable is None or any(h not in avoid and props_api.satisfies(p, target) for h, p in reachable):
+                return target
+        raise VariationFailed(f"no target of {TARGET_DRAWS} mutations in a row is met by another derivation "
+                              f"of {rule_space.rule}")
+
+    def _reachable(self, rule_space: GrammarSpace, shapes_only: Any) -> tuple[tuple[str, Any], ...] | None:
+        """(canonical hash, properties) of every derivation of the rule that
+        fits the shapes and budgets, when the rule derives at most
+        :data:`REACHABLE_LISTED` sentences and none has a slot; None otherwise.
+        Listed once per rule, shapes, budgets and constants, by a synthesis
+        that collects every region it verifies and takes none."""
+        from synth import synthesize
+
+        key = (rule_space.rule, shapes_only.inputs, shapes_only.output, shapes_only.budgets,
+               tuple(sorted(rule_space.constants.items())), rule_space.inputs)
+        if key not in self._reachable_by:
+            derivations, sized, complete = rule_space.count()
+            listed: list[tuple[str, Any]] = []
+
+            def collect(result: Any) -> str:
+                listed.append((program_hash(result.program), result.properties))
+                return "listed"
+
+            reachable = None
+            # a derivation with slots is one template whose sizes the solver
+            # picks once: listing it would not list what its sizes reach
+            if complete and sized == derivations <= REACHABLE_LISTED:
+                report = synthesize(shapes_only, rule_space.at(rule_space.rule, order="smallest"),
+                                    time_limit=LISTING_SECONDS, max_ops=10**6, accept=collect)
+                reachable = tuple(listed) if getattr(report, "proven", False) else None
+            self._reachable_by[key] = reachable
+        return self._reachable_by[key]
+
     @staticmethod
     def _growth(fragment: Fragment, settings: Any) -> int:
         """How many ops a re-derivation may add: the settings' slack, or
@@ -362,21 +474,47 @@ class SpaceMutation:
         could otherwise never be repeated)."""
         return max(settings.slack, len(fragment.nodes), 2)
 
-    def _splice(self, d: Derivation, fragment: Fragment, sentence: str, rng: random.Random) -> Program:
-        """The child: the fragment's text replaced by the new sentence,
-        re-parsed, shape-checked in every instance, derived by the grammar."""
+    def _splice(self, d: Derivation, fragment: Fragment, sentence: str, seen: Container[str]
+                ) -> tuple[Program | None, str | None]:
+        """The child with the fragment's text replaced by ``sentence``
+        (re-parsed, shape-checked in every instance, derived by the grammar),
+        or None and why it is not a new program. What each spliced text
+        makes is remembered by its hash, so a sentence proposed again (the
+        same parent is often chosen again) costs no parse."""
         text = d.text[: fragment.start] + sentence + d.text[fragment.end :]
-        try:
-            child = parse(text, "<child>")
-            analyze(child)
-        except AlphanasError as err:
-            raise VariationFailed(f"the child does not check: {err.message}") from err
-        if program_hash(child) == program_hash(d.program):
-            raise VariationFailed("the child equals its parent up to canonical form")
+        known = self._spliced.get(text)
+        if known is None:
+            try:
+                child = parse(text, "<child>")
+                analyze(child)
+                known = (program_hash(child), None)
+            except AlphanasError as err:
+                known = (None, f"the child does not check: {err.message}")
+            if len(self._spliced) >= SPLICES_KEPT:
+                self._spliced.pop(next(iter(self._spliced)))
+            self._spliced[text] = known
+        else:
+            child = None
+        digest, why = known
+        if digest is None:
+            return None, why
+        if digest == d.digest:
+            return None, "the child equals its parent up to canonical form"
+        if digest in seen:
+            return None, ALREADY_SEEN
         # derived from its canonical text (parsed once more when the splice
         # was not already canonical), so that the search can keep the parsed
         # program as the stored text's; a SpaceError here would be a bug
-        return self.space.derive(child).program
+        return self.space.derive(child if child is not None else parse(text, "<child>")).program, None
+
+
+class _AllSeen(VariationFailed):
+    """Derivations met the target, but each made a program the search
+    already has; ``texts`` are those programs' texts."""
+
+    def __init__(self, message: str, texts: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.texts = texts
 
 
 def _fragment_hashes(space: GrammarSpace, fragment: Fragment, problem: Any, instance: Instance) -> set[str]:

@@ -33,11 +33,17 @@ class VariationFailed(Exception):
 class Child:
     """A child program and how it was made. ``record`` is JSON-able: the
     operator's own account (region, properties before and after, synthesis
-    statistics, ...), stored with the candidate."""
+    statistics, ...), stored with the candidate. ``made_from`` is the
+    canonical hash of the program the child was made from when that is not
+    the parent it was given but a program the search already has, reached
+    from the parent (see ``SpaceMutation``'s walk); the search records that
+    candidate as the child's parent, so that the record describes a change
+    of the recorded parent."""
 
     program: Program
     operator: str
     record: Mapping[str, Any] = field(default_factory=dict)
+    made_from: str | None = None
 
 
 @runtime_checkable

@@ -54,6 +54,8 @@ class Tally:
     examples: dict[tuple[str, ...], str] = field(default_factory=dict)
     templates: dict[tuple[str, ...], Template] = field(default_factory=dict)
     rejections: Counter = field(default_factory=Counter)
+    #: regions that met the problem but the caller refused (``accept``), by its reason
+    refusals: Counter = field(default_factory=Counter)
 
     def unsat(self, tmpl: Template, unsat: Any) -> None:
         key = unsat.core
@@ -61,8 +63,11 @@ class Tally:
         self.examples.setdefault(key, _describe(tmpl))
         self.templates.setdefault(key, tmpl)
 
-    def rejected(self, tmpl: Template, reason: str) -> None:
-        self.rejections[reason.split(":")[0]] += 1
+    def rejected(self, tmpl: Template, kind: str) -> None:
+        self.rejections[kind] += 1
+
+    def refused(self, reason: str) -> None:
+        self.refusals[reason] += 1
 
 
 def _describe(tmpl: Template) -> str:
@@ -106,6 +111,11 @@ def explain(problem: Problem, tally: Tally, exhausted: bool, max_ops: int, stats
         reasons.append(
             "solved but rejected on re-verification: "
             + ", ".join(f"{r} ({n})" for r, n in tally.rejections.most_common(3))
+        )
+    if tally.refusals:
+        reasons.append(
+            "met the target but refused: "
+            + ", ".join(f"{r} ({n})" for r, n in tally.refusals.most_common(3))
         )
     if not exhausted:
         reasons.append(f"stopped at the time limit after {tried} structures; more may exist")

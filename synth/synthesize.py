@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -40,11 +40,12 @@ class Stats:
     solver_calls: int = 0
     unsat: int = 0
     rejected: int = 0
+    refused: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"structures": self.structures, "solver_calls": self.solver_calls, "unsat": self.unsat,
-                "rejected": self.rejected, "seconds": round(self.seconds, 4)}
+                "rejected": self.rejected, "refused": self.refused, "seconds": round(self.seconds, 4)}
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def synthesize(
     candidates: int = 4,
     sizes: Literal["z3", "sample"] = "z3",
     avoid: Collection[str] = (),
+    accept: Callable[[Result], str | None] | None = None,
 ) -> Result | Infeasible:
     """A region that fits ``problem``, or why there is none.
 
@@ -103,7 +105,11 @@ def synthesize(
     considering up to ``candidates`` verified regions. ``sizes="sample"``
     replaces the solver by αNAS's sample-and-filter (the benchmark's
     baseline). Regions whose canonical hash is in ``avoid`` (the region
-    being replaced, say) are passed over."""
+    being replaced, say) are passed over. ``accept`` has the last word on
+    each verified region: it returns None to take it, or the reason it
+    refuses it (say, the program it makes is one the search already has),
+    and the search goes on to the next region; the explanation counts the
+    refusals by reason."""
     from synth.enumerate import CoreSpace
 
     space = space if space is not None else CoreSpace()
@@ -136,7 +142,7 @@ def synthesize(
             checked = verify(concrete_program(tmpl, problem, solution.values), problem)
         except Rejected as err:
             stats.rejected += 1
-            tally.rejected(tmpl, str(err))
+            tally.rejected(tmpl, err.kind)
             continue
         sentence = None
         if hasattr(space, "accepts"):
@@ -146,9 +152,15 @@ def synthesize(
         if avoid and program_hash(checked.program) in avoid:
             stats.rejected += 1
             continue
-        found.append(Result(checked.program, checked.text, checked.properties,
-                            tmpl.structure.describe() if tmpl.structure else getattr(tmpl, "label", ""),
-                            dict(solution.values), stats, sentence))
+        result = Result(checked.program, checked.text, checked.properties,
+                        tmpl.structure.describe() if tmpl.structure else getattr(tmpl, "label", ""),
+                        dict(solution.values), stats, sentence)
+        refusal = accept(result) if accept is not None else None
+        if refusal is not None:
+            stats.refused += 1
+            tally.refused(refusal)
+            continue
+        found.append(result)
         if objective == "any" or len(found) >= candidates:
             break
     stats.seconds = time.perf_counter() - start

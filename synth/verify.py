@@ -29,7 +29,13 @@ __all__ = ["Rejected", "Verified", "concrete_program", "verify"]
 
 
 class Rejected(Exception):
-    """The concrete region does not meet the problem; the message says how."""
+    """The concrete region does not meet the problem; the message says how,
+    ``kind`` in a few words that group like rejections (the explanation
+    counts them by kind)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -69,20 +75,22 @@ def verify(program: Program, problem: Problem) -> Verified:
     text = print_program(program)
     checked = _analysed(text)
     if isinstance(checked, str):
-        raise Rejected(f"the synthesized text does not check: {checked}")
+        raise Rejected(f"the synthesized text does not check: {checked}", "does not check")
     reparsed, inst, props = checked
     if tuple(inst.output_shape) != tuple(problem.output):
-        raise Rejected(f"output shape {list(inst.output_shape)}, the problem needs {list(problem.output)}")
+        raise Rejected(f"output shape {list(inst.output_shape)}, the problem needs {list(problem.output)}",
+                       "wrong output shape")
     shapes = tuple(tuple(inst.shapes[i]) for i in reparsed.model.input_ids)
     if shapes != tuple(problem.inputs):
-        raise Rejected(f"input shapes {shapes} differ from the problem's {problem.inputs}")
+        raise Rejected(f"input shapes {shapes} differ from the problem's {problem.inputs}", "wrong input shapes")
     if not depth_mod.satisfies(props.depth, problem.depth):
-        raise Rejected(f"depth {dict(props.depth.items())} does not reach {dict(problem.depth.items())}")
+        raise Rejected(f"depth {dict(props.depth.items())} does not reach {dict(problem.depth.items())}",
+                       "depth below the target")
     if not mixing_mod.satisfies(props.mixing, problem.mixing):
-        raise Rejected("mixing does not reach the target")
+        raise Rejected("mixing does not reach the target", "mixing below the target")
     res = props.resources
     measured = {"params": res.params, "flops": res.flops, "memory": res.peak_memory}
     for name, bound in problem.budgets.items():
         if measured[name] > bound:
-            raise Rejected(f"{name} {measured[name]:,} exceed the budget {bound:,}")
+            raise Rejected(f"{name} {measured[name]:,} exceed the budget {bound:,}", f"over the {name} budget")
     return Verified(reparsed, text, props)

@@ -215,3 +215,29 @@ def test_cli_reads_mixing_targets_from_properties_json(tmp_path, capsys, write_a
     bad.write_text("[{\"matrix\": [[\"lots\"]]}]")
     assert main(["synth", "--input", "8,8,8", "--output", "8,8,8", "--mixing", str(bad)]) == 2
     assert "malformed" in capsys.readouterr().err
+
+
+def test_accept_passes_over_refused_regions_and_the_report_counts_them() -> None:
+    space = GrammarSpace(CELL, "cell", order="smallest")
+    problem = Problem(((8, 16, 16),), (16, 8, 8), Depth({(0, 0): 1}))
+    first = synthesize(problem, space, seed=0, max_ops=9)
+    assert first.ok
+    refused: list[str] = []
+
+    def not_the_first(result) -> str | None:
+        if result.text == first.text:
+            refused.append(result.text)
+            return "the caller has this one"
+        return None
+
+    other = synthesize(problem, space, seed=0, max_ops=9, accept=not_the_first)
+    assert other.ok and other.text != first.text and refused == [first.text]
+    assert other.stats.refused == 1
+    check_region(other.text, problem)
+
+    def nothing(result) -> str:
+        return "the caller has this one"
+
+    report = synthesize(problem, space, seed=0, max_ops=9, accept=nothing)
+    assert not report.ok
+    assert any(r.startswith("met the target but refused: the caller has this one") for r in report.reasons)
