@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -240,23 +241,28 @@ def test_space_cli_reports_size_and_samples(tmp_path: Path, capsys: pytest.Captu
     assert "infinitely many" in out and "sample 2:" in out and "return dense" in out
 
 
-def test_search_in_a_space_keeps_every_child_inside(tmp_path: Path) -> None:
+def _search_in_space(tmp_path: Path, grammar: str, seed: str, space: str, population: int) -> list[Any]:
+    """Every candidate of an 8-child αNAS search (NSGA-II, analytic
+    objectives) in the space ``space`` (the TOML of ``[space]`` but the grammar)."""
     from alphanas.config import load_config
     from alphanas.search import run_search
     from alphanas.store import Store
 
-    (tmp_path / "tiny.lark").write_text(GRAMMAR)
-    (tmp_path / "tiny.arch").write_text(SEED)
+    (tmp_path / "space.lark").write_text(grammar)
+    (tmp_path / "seed.arch").write_text(seed)
     (tmp_path / "search.toml").write_text(
-        'seed_program = "tiny.arch"\nrun_dir = "run"\npopulation = 6\nobjectives = ["params", "flops"]\n'
-        '[space]\ngrammar = "tiny.lark"\nrule = "body"\n[strategy]\nvariation = "alphanas"\n'
-        'selection = "nsga2"\n[budget]\nchildren = 8\n[executor]\nkind = "serial"\n'
-        '[evaluator]\nkind = "analytic"\n')
-    config = load_config(tmp_path / "search.toml")
-    run_search(config, progress=False)
-    space = ProgramSpace(GRAMMAR, "body")
+        f'seed_program = "seed.arch"\nrun_dir = "run"\npopulation = {population}\n'
+        f'objectives = ["params", "flops"]\n[space]\ngrammar = "space.lark"\n{space}\n'
+        '[strategy]\nvariation = "alphanas"\nselection = "nsga2"\n[budget]\nchildren = 8\n'
+        '[executor]\nkind = "serial"\n[evaluator]\nkind = "analytic"\n')
+    run_search(load_config(tmp_path / "search.toml"), progress=False)
     with Store.open(tmp_path / "run") as store:
-        candidates = [c for c in store.candidates() if c.status == "ok"]
+        return store.candidates()
+
+
+def test_search_in_a_space_keeps_every_child_inside(tmp_path: Path) -> None:
+    candidates = [c for c in _search_in_space(tmp_path, GRAMMAR, SEED, 'rule = "body"', 6) if c.status == "ok"]
+    space = ProgramSpace(GRAMMAR, "body")
     assert len(candidates) >= 4  # the seed and children (a small space also yields duplicates, not evaluated)
     for c in candidates:
         assert space.contains(parse(c.program)), c.program
@@ -333,20 +339,8 @@ def test_a_walk_through_programs_the_search_has_reaches_a_new_one(cell_space: Pr
 
 
 def test_a_search_records_the_program_a_walk_started_from_as_the_parent(tmp_path: Path) -> None:
-    from alphanas.config import load_config
-    from alphanas.search import run_search
-    from alphanas.store import Store
-
-    (tmp_path / "cell.lark").write_text(CELL)
-    (tmp_path / "cell.arch").write_text(CELL_SEED)
-    (tmp_path / "search.toml").write_text(
-        'seed_program = "cell.arch"\nrun_dir = "run"\npopulation = 4\nobjectives = ["params", "flops"]\n'
-        '[space]\ngrammar = "cell.lark"\nrule = "cell"\ngraph = "cell"\n[strategy]\nvariation = "alphanas"\n'
-        'selection = "nsga2"\n[budget]\nchildren = 8\n[executor]\nkind = "serial"\n'
-        '[evaluator]\nkind = "analytic"\n')
-    run_search(load_config(tmp_path / "search.toml"), progress=False)
-    with Store.open(tmp_path / "run") as store:
-        candidates = {c.id: c for c in store.candidates()}
+    every = _search_in_space(tmp_path, CELL, CELL_SEED, 'rule = "cell"\ngraph = "cell"', 4)
+    candidates = {c.id: c for c in every}
     ok = [c for c in candidates.values() if c.status == "ok"]
     assert len(ok) == 9  # the space has 3 × 3 cells: a full budget explores every one
     walked = [c for c in ok if c.record and c.record.get("walk")]
