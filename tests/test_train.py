@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from inspect_runs import SEED_PROGRAM as DIGITS_CNN
 from torch import nn
 
 import alphanas
@@ -31,16 +32,6 @@ from alphanas.training_evaluator import cached_splits
 pytest.importorskip("sklearn")
 
 
-DIGITS_CNN = """\
-block conv_bn_relu(x, c: int) {
-  return relu(batchnorm(conv2d(x, c, k=3, p=1, bias=false)))
-}
-model digits_cnn(x: [1, 8, 8], classes: int = 10, width: int = 8) {
-  h = conv_bn_relu(x, width)
-  h = maxpool(conv_bn_relu(h, width * 2), 2)
-  return dense(flatten(adaptive_avgpool(h, 1)), classes)
-}
-"""
 
 #: with dropout, so that determinism covers the global RNG too
 DIGITS_MLP = """\
