@@ -55,6 +55,7 @@ __all__ = [
     "Proposal",
     "delete_block",
     "duplicate_block",
+    "mutate_target",
     "pick_region",
     "propose",
     "size_limit",
@@ -73,6 +74,9 @@ class MutationSettings:
     depth_delta: int = 2
     p_depth: float = 0.5
     p_mixing: float = 0.2
+    #: a mixing pair (one input to one output) is dropped from the target
+    #: whole: αNAS's published mutation, which deletes pairings
+    p_drop: float = 0.2
     #: other instances of a mutated block take the new block too
     p_share: float = 0.2
     #: structures may have this many ops more than the region they replace
@@ -162,14 +166,19 @@ def region_budgets(program: Program, pick: Pick, props: RegionProperties, settin
     return Budgets(params=params, flops=flops)
 
 
+def mutate_target(props: RegionProperties, rng: random.Random, settings: MutationSettings) -> RegionProperties:
+    """The region's properties mutated with the settings' probabilities."""
+    return props_api.mutate(props, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
+                            p_mixing=settings.p_mixing, p_drop=settings.p_drop)
+
+
 def propose(program: Program, rng: random.Random, settings: MutationSettings = MutationSettings()) -> Proposal:
     """Steps 1–3: a region, its properties, and the mutated problem."""
     from synth import Problem
 
     pick = pick_region(program, rng, settings)
     props = props_api.region_properties(program, pick.graph, pick.region, pick.instance)
-    target = props_api.mutate(props, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
-                              p_mixing=settings.p_mixing)
+    target = mutate_target(props, rng, settings)
     problem = Problem.from_properties(target, region_budgets(program, pick, props, settings))
     return Proposal(pick, props, target, problem, size_limit(program, pick, target, settings.slack))
 

@@ -429,11 +429,12 @@ class SpaceMutation:
         rule's derivations are few enough to list, the target is mutated
         again (mixing relaxes further, depth moves on) until another
         derivation reaches it; otherwise the first mutation is kept."""
+        from alphanas.mutate import mutate_target
+
         reachable = self._reachable(rule_space, shapes_only)
         target = props
         for _ in range(TARGET_DRAWS):
-            target = props_api.mutate(target, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
-                                      p_mixing=settings.p_mixing)
+            target = mutate_target(target, rng, settings)
             if reachable is None or any(h not in avoid and props_api.satisfies(p, target) for h, p in reachable):
                 return target
         raise VariationFailed(f"no target of {TARGET_DRAWS} mutations in a row is met by another derivation "

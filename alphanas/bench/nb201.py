@@ -71,6 +71,8 @@ class Job:
     queries: int
     population: int
     synth_time_limit: float
+    #: more keyword arguments of every strategy's variation (``--variation-option``)
+    variation_options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def run_one(job: Job) -> Trajectory:
             "objectives": [job.accuracy, job.latency],
             "space": {"grammar": str(nb201.CELL_GRAMMAR), "rule": "cell", "graph": nb201.CELL_BLOCK},
             "strategy": {"variation": variation, "selection": selection,
-                         "variation_options": {"synth_time_limit": job.synth_time_limit}},
+                         "variation_options": {"synth_time_limit": job.synth_time_limit,
+                                               **dict(job.variation_options)}},
             "budget": {"children": job.queries - 1, "max_variation_failures": 2 * job.queries},
             "executor": {"kind": "serial"},
             "evaluator": {"kind": "nb201", "options": {"table": str(Path(job.table).resolve())}},
@@ -222,6 +225,25 @@ def _finished(log: Path) -> list[Trajectory]:
     return [t for t in runs if t.points]
 
 
+def _option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` as a variation option, the value read as JSON (a number,
+    true/false) or else kept as a string."""
+    from dataclasses import fields
+
+    from alphanas.mutate import MutationSettings
+
+    key, eq, value = (part.strip() for part in text.partition("="))
+    if not eq or not key:
+        parser.error(f"--variation-option {text!r}: write KEY=VALUE, e.g. p_drop=0.5")
+    known = sorted(f.name for f in fields(MutationSettings))
+    if key not in known:
+        parser.error(f"--variation-option {key!r} is not a mutation setting; the settings are {', '.join(known)}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def run_nb201(argv: Sequence[str]) -> int:
     from alphanas.pareto import Objective, ReferenceBox
     from alphanas.table_evaluator import load_table, true_front
@@ -236,6 +258,9 @@ def run_nb201(argv: Sequence[str]) -> int:
     p.add_argument("--budgets", default="50,100,200,500")
     p.add_argument("--population", type=int, default=20)
     p.add_argument("--synth-time-limit", type=float, default=1.0, help="seconds per synthesis (default 1)")
+    p.add_argument("--variation-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of every strategy's variation (repeatable), as in a config's "
+                        "[strategy] variation_options, e.g. p_drop=0.5")
     p.add_argument("--workers", type=int, default=2, help="runs in parallel processes (default 2)")
     p.add_argument("--out", default="docs/results/nb201", help="folder for the JSON, CSV and plots")
     p.add_argument("--resume", action="store_true", help="keep the runs already in OUT/trajectories.jsonl")
@@ -245,6 +270,7 @@ def run_nb201(argv: Sequence[str]) -> int:
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         p.error(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}")
+    options = tuple(_option(p, o) for o in args.variation_option)
     budgets = [int(b) for b in args.budgets.split(",")]
     if max(budgets) > args.queries:
         p.error("a budget is larger than --queries")
@@ -259,8 +285,8 @@ def run_nb201(argv: Sequence[str]) -> int:
     true_hv = front.hypervolume(box)
     optimum = max(acc)
 
-    jobs = [Job(s, k, args.table, args.accuracy, args.latency, args.queries, args.population, args.synth_time_limit)
-            for k in range(args.seeds) for s in strategies]
+    jobs = [Job(s, k, args.table, args.accuracy, args.latency, args.queries, args.population, args.synth_time_limit,
+                options) for k in range(args.seeds) for s in strategies]
     print(f"{len(jobs)} runs ({len(strategies)} strategies x {args.seeds} seeds) of {args.queries} queries, "
           f"{args.workers} at a time; the optimum {args.accuracy} is {optimum:.2f}, the true front has "
           f"{len(front.archs)} cells")
@@ -314,6 +340,7 @@ def run_nb201(argv: Sequence[str]) -> int:
         "table": str(args.table), "accuracy": args.accuracy, "latency": args.latency,
         "optimum": optimum, "true_front": len(front.archs), "box": box.as_list(),
         "seeds": args.seeds, "queries": args.queries, "population": args.population,
+        "variation_options": dict(options),
         "summary": {s: {str(b): v for b, v in per.items()} for s, per in summary.items()},
         "curves": curve, "seconds_per_run": seconds, "wall_seconds": wall,
     })
