@@ -373,3 +373,13 @@ def test_outputs_equal_the_reference_with_the_same_weights(arch: str) -> None:
             nb201 = ReferenceNetwork(arch, include_pad=False).double().eval()
             nb201.load_state_dict(reference.state_dict())
             assert not torch.allclose(ours(x), nb201(x))
+
+
+def test_bench_variation_options_are_checked_before_any_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from alphanas.bench.nb201 import run_nb201
+
+    for option, phrase in (("p_dorp=0.5", "not a mutation setting; the settings are"), ("p_drop", "write KEY=VALUE")):
+        with pytest.raises(SystemExit) as exit_info:
+            run_nb201(["--seeds", "1", "--variation-option", option, "--table", "no/such/table.csv"])
+        assert exit_info.value.code == 2
+        assert phrase in capsys.readouterr().err

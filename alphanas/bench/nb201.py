@@ -22,6 +22,12 @@ Strategies (variation × selection, each the engine's own):
 - ``alphanas_nsga2``, ``alphanas_pareto_weighted``, ``alphanas_aging``:
   property-guided mutation (αNAS) with each selection.
 
+``--variation-option KEY=VALUE`` gives every strategy's variation a
+mutation setting (:class:`alphanas.mutate.MutationSettings`), as a search
+config's ``[strategy] variation_options`` would; the property settings
+(``p_drop``, ``p_mixing``, ``p_depth``, ``depth_delta``) are read by
+property-guided mutation only, so the baselines run as without them.
+
 Seed ``k`` starts every strategy from the same random cell. For each
 strategy and budget the benchmark reports the mean ± standard error over
 seeds of the best accuracy found and of the hypervolume ratio: the
