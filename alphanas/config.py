@@ -587,8 +587,11 @@ class _Reader:
         sel = self.table(t, "selection_options", path)
         self.unknown_keys(sel, SELECTIONS[selection], (*path, "selection_options"))
         for key in sel:
-            integer = key in ("tournament", "top_min")
-            self.number(sel, key, (*path, "selection_options"), 1 if integer else 0, integer=integer)
+            integer = key in ("tournament", "top_min", "first_objective_tournament")
+            value = self.number(sel, key, (*path, "selection_options"), 1 if integer else 0, integer=integer)
+            if key.endswith("_probability") and value > 1:
+                raise self.error(f"{'.'.join((*path, 'selection_options', key))} = {value} is impossible: "
+                                 "a probability is at most 1", (*path, "selection_options", key))
         if "min_accuracy" in sel and "accuracy" not in [o.name for o in objectives]:
             raise self.error("min_accuracy needs accuracy among the objectives",
                              (*path, "selection_options", "min_accuracy"))

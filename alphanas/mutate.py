@@ -13,7 +13,8 @@ One child, step by step (:class:`PropertyMutation`):
 2. **Abstract**: infer the region's properties in the context of every
    distinct instance of its graph, and take one instance's
    (:func:`alphanas.properties.api.properties_in_every_instance`).
-3. **Mutate** the properties (depth ±1..2, mixing entries relaxed), keep
+3. **Mutate** the properties (depth ±1..2, mixing entries relaxed or whole
+   pairs dropped; optionally, entries raised a level: ``p_lift``), keep
    the shapes; a global parameter or FLOP budget becomes the region's budget
    (what is left of it once the rest of the program is counted).
 4. **Synthesize** a region meeting the mutated properties with
@@ -77,6 +78,12 @@ class MutationSettings:
     #: a mixing pair (one input to one output) is dropped from the target
     #: whole: αNAS's published mutation, which deletes pairings
     p_drop: float = 0.2
+    #: a mixing entry between per-sample axes asks for one level more
+    #: (not in published αNAS, whose mixing targets only relax)
+    p_lift: float = 0.0
+    #: in a space whose rule's derivations are listed, the derivation meeting
+    #: the target most tightly is taken with this probability (else any)
+    p_tight: float = 1.0
     #: other instances of a mutated block take the new block too
     p_share: float = 0.2
     #: structures may have this many ops more than the region they replace
@@ -169,7 +176,7 @@ def region_budgets(program: Program, pick: Pick, props: RegionProperties, settin
 def mutate_target(props: RegionProperties, rng: random.Random, settings: MutationSettings) -> RegionProperties:
     """The region's properties mutated with the settings' probabilities."""
     return props_api.mutate(props, rng, depth_delta=settings.depth_delta, p_depth=settings.p_depth,
-                            p_mixing=settings.p_mixing, p_drop=settings.p_drop)
+                            p_mixing=settings.p_mixing, p_drop=settings.p_drop, p_lift=settings.p_lift)
 
 
 def propose(program: Program, rng: random.Random, settings: MutationSettings = MutationSettings()) -> Proposal:

@@ -15,6 +15,9 @@ chosen by name in the search config:
 - ``nsga2`` — NSGA-II (Deb et al. 2002) in steady state: the population keeps
   the ``population_size`` best by non-dominated rank and crowding distance
   (DEAP's ``selNSGA2``), and a parent wins a tournament on (rank, crowding);
+  with probability ``first_objective_probability`` (default 0) a draw is
+  instead the best on the first objective alone of ``first_objective_tournament``
+  entrants, the share of draws αNAS's parent sampling spends on accuracy;
 - ``pareto_weighted`` — αNAS's parent sampling: candidates below a minimum
   accuracy are left out; with probability 0.2 the candidates are ranked by
   the first objective alone, otherwise by their distance to the Pareto front
@@ -82,12 +85,17 @@ class NSGA2:
 
     name = "nsga2"
 
-    def __init__(self, objectives: Sequence[Objective], population_size: int, tournament: int = 2) -> None:
-        if population_size < 1 or tournament < 1:
-            raise ValueError("population_size and tournament must be at least 1")
+    def __init__(self, objectives: Sequence[Objective], population_size: int, tournament: int = 2,
+                 first_objective_probability: float = 0.0, first_objective_tournament: int = 10) -> None:
+        if population_size < 1 or tournament < 1 or first_objective_tournament < 1:
+            raise ValueError("population_size and the tournaments must be at least 1")
+        if not 0.0 <= first_objective_probability <= 1.0:
+            raise ValueError("first_objective_probability must be in [0, 1]")
         self.objectives = tuple(objectives)
         self.population_size = population_size
         self.tournament = tournament
+        self.first_objective_probability = first_objective_probability
+        self.first_objective_tournament = first_objective_tournament
         self._individual = _deap_individual_class(self.objectives)
 
     def _individuals(self, population: Sequence[Candidate]) -> list[Any]:
@@ -106,6 +114,9 @@ class NSGA2:
         return [population[k] for k in keep]
 
     def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate:
+        # no draw at all when the option is off, so that runs without it are unchanged
+        if self.first_objective_probability and rng.random() < self.first_objective_probability:
+            return _best_of_sample(population, self.first_objective_tournament, self.objectives, rng)
         inds = self._individuals(population)
         rank: dict[int, int] = {}
         crowding: dict[int, float] = {}
@@ -199,13 +210,19 @@ class Aging:
         return population[-self.population_size:]
 
     def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate:
-        sample = rng.sample(list(population), min(self.tournament, len(population)))
-        return min(sample, key=lambda c: _lexicographic_key(c, self.objectives))
+        return _best_of_sample(population, self.tournament, self.objectives, rng)
+
+
+def _best_of_sample(population: Sequence[Candidate], size: int, objectives: Sequence[Objective],
+                    rng: random.Random) -> Candidate:
+    """The lexicographically best of ``size`` candidates drawn without replacement."""
+    sample = rng.sample(list(population), min(size, len(population)))
+    return min(sample, key=lambda c: _lexicographic_key(c, objectives))
 
 
 #: selection name -> the options it takes besides objectives, population size and box
 SELECTIONS: Mapping[str, tuple[str, ...]] = {
-    "nsga2": ("tournament",),
+    "nsga2": ("tournament", "first_objective_probability", "first_objective_tournament"),
     "pareto_weighted": ("min_accuracy", "first_objective_probability", "top_fraction", "top_min"),
     "aging": ("tournament",),
 }

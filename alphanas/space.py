@@ -20,7 +20,8 @@ R (:meth:`synth.grammar.GrammarSpace.at`). Three modes share those steps:
 
 - ``guided`` (αNAS): the fragment's ops form a region of the graph; its
   properties are inferred and mutated, and the new derivation must reach
-  them (smallest derivations first);
+  them (smallest derivations first, or, where the rule's derivations are
+  listed, the one meeting them most tightly);
 - ``edit``: a random derivation of R that fits the shapes, no properties
   (the random-edit baseline inside a space);
 - ``sample``: the whole body re-derived at random (random sampling from
@@ -36,7 +37,10 @@ neighbourhood is soon all evaluated (NAS-Bench-201's cell has 15,625):
   listed once, with their properties, and a target is mutated again until
   some other derivation meets it (properties are lower bounds, and an edge
   of a cell reaches five property values, so most raw targets are met by
-  nothing);
+  nothing); from that listing the child takes the derivation meeting the
+  target most tightly (:func:`_tightest_novel`), so that its properties
+  follow the mutation rather than drift to the richest derivation, which
+  meets nearly every lower bound;
 - *walks*: the synthesis is told which programs the search has, and passes
   over derivations that make one of them (``synthesize(accept=...)``); when
   only such derivations meet the target, the mutation walks on from one of
@@ -394,8 +398,15 @@ class SpaceMutation:
                 evaluated.append(d.text[: fragment.start] + result.sentence + d.text[fragment.end :])
             return why
 
-        result = synthesize(problem, rule_space, seed=rng.randrange(2**31), time_limit=settings.synth_time_limit,
-                            max_ops=max_ops, avoid=avoid, accept=novel)
+        listed = self._reachable(rule_space, shapes_only) if target is not None else None
+        layered = False
+        if listed is not None:
+            # no draw when the choice is certain, so that p_tight=1 spends no randomness on it
+            layered = settings.p_tight >= 1 or (settings.p_tight > 0 and rng.random() < settings.p_tight)
+            result = _tightest_novel(listed, target, avoid, novel, problem, rng, layered)
+        else:
+            result = synthesize(problem, rule_space, seed=rng.randrange(2**31),
+                                time_limit=settings.synth_time_limit, max_ops=max_ops, avoid=avoid, accept=novel)
         if not result.ok:
             why = "; ".join(result.reasons) or "no derivation"
             raise _AllSeen(why, tuple(evaluated)) if evaluated else VariationFailed(why)
@@ -413,7 +424,8 @@ class SpaceMutation:
             "before": props_api.to_json(props),
             "after": props_api.to_json(result.properties),
             "replacement": result.sentence,
-            "synthesis": result.stats.as_dict(),
+            "synthesis": {"listed": len(listed), "tightest": layered} if listed is not None
+            else result.stats.as_dict(),
         }
         if target is not None:
             record["target"] = props_api.to_json(target)
@@ -435,13 +447,14 @@ class SpaceMutation:
         target = props
         for _ in range(TARGET_DRAWS):
             target = mutate_target(target, rng, settings)
-            if reachable is None or any(h not in avoid and props_api.satisfies(p, target) for h, p in reachable):
+            if reachable is None or any(h not in avoid and props_api.satisfies(r.properties, target)
+                                        for h, r in reachable):
                 return target
         raise VariationFailed(f"no target of {TARGET_DRAWS} mutations in a row is met by another derivation "
                               f"of {rule_space.rule}")
 
     def _reachable(self, rule_space: GrammarSpace, shapes_only: Any) -> tuple[tuple[str, Any], ...] | None:
-        """(canonical hash, properties) of every derivation of the rule that
+        """(canonical hash, synthesis result) of every derivation of the rule that
         fits the shapes and budgets, when the rule derives at most
         :data:`REACHABLE_LISTED` sentences and none has a slot; None otherwise.
         Listed once per rule, shapes, budgets and constants, by a synthesis
@@ -455,7 +468,7 @@ class SpaceMutation:
             listed: list[tuple[str, Any]] = []
 
             def collect(result: Any) -> str:
-                listed.append((program_hash(result.program), result.properties))
+                listed.append((program_hash(result.program), result))
                 return "listed"
 
             reachable = None
@@ -507,6 +520,54 @@ class SpaceMutation:
         # was not already canonical), so that the search can keep the parsed
         # program as the stored text's; a SpaceError here would be a bug
         return self.space.derive(child if child is not None else parse(text, "<child>")).program, None
+
+
+def _tightest_novel(listed: tuple[tuple[str, Any], ...], target: Any, avoid: set[str],
+                    novel: Any, problem: Any, rng: random.Random, layered: bool = True) -> Any:
+    """The listed derivation that meets the target most tightly and makes
+    a new program (``novel`` returns None for it), or why there is none.
+
+    Properties are lower bounds, so a rich derivation (a 3×3 convolution
+    edge) meets nearly every target, and taking any derivation that meets
+    it would make guided children drift to the rich, costly end of the
+    space whatever the mutation asked for. The synthesizer's "smallest
+    first" is the published remedy, but here every derivation is one
+    expansion; a listed rule can do better and take the derivations in
+    layers of the property order: first those no other derivation meeting
+    the target lies strictly below, in a seeded random order, then the
+    next layer, and so on. The child's properties then follow the mutated
+    target: a relaxed mixing or a lowered depth reaches a cheaper edge."""
+    from synth.explain import Infeasible
+
+    meeting = [r for h, r in listed if h not in avoid and props_api.satisfies(r.properties, target)]
+    refused: dict[str, int] = {}
+    for layer in _property_layers(meeting) if layered else [meeting]:
+        rng.shuffle(layer)
+        for result in layer:
+            why = novel(result)
+            if why is None:
+                return result
+            refused[why] = refused.get(why, 0) + 1
+    reasons = [f"met the target but refused: {why} ({n})" for why, n in refused.items()]
+    return Infeasible(problem, tuple(reasons or [f"no other derivation of {len(listed)} meets the target"]),
+                      proven=not refused)
+
+
+def _property_layers(results: list[Any]) -> list[list[Any]]:
+    """The results in layers: the minimal ones of the property order
+    (no other result's properties lie strictly below theirs), then the
+    minimal ones of the rest, and so on."""
+
+    def below(a: Any, b: Any) -> bool:  # a's properties strictly below b's
+        return props_api.satisfies(b.properties, a.properties) and not props_api.satisfies(a.properties, b.properties)
+
+    layers: list[list[Any]] = []
+    rest = list(results)
+    while rest:
+        low = [r for r in rest if not any(below(o, r) for o in rest if o is not r)]
+        layers.append(low)
+        rest = [r for r in rest if all(r is not m for m in low)]
+    return layers
 
 
 class _AllSeen(VariationFailed):

@@ -124,6 +124,9 @@ CASES = {
                           ("unknown variation 'random_edits'",), ("did you mean 'random_edit'",)),
     "unknown selection option": (_replace("{ tournament = 4 }", "{ min_accuracy = 0.5 }"), 15,
                                  ("unknown key 'min_accuracy' in [strategy.selection_options]",), ()),
+    "probability above 1": (_replace("{ tournament = 4 }", "{ first_objective_probability = 1.5 }")
+                            .replace('selection = "aging"', 'selection = "nsga2"'), 15,
+                            ("first_objective_probability = 1.5 is impossible", "at most 1"), ()),
     "unknown executor": (_replace('kind = "serial"', 'kind = "threads"'), 21, ("unknown executor kind",),
                          ("serial, process, ray",)),
     "serial with workers": (_replace('kind = "serial"', 'kind = "serial"\nworkers = 2'), 22,

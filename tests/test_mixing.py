@@ -434,3 +434,20 @@ def test_regroup_in_closed_form_equals_the_position_walk() -> None:
         out = (*out, rest)
         walk = mixrules.pointwise(x, out, lambda o, x=x, out=out: mixrules.unravel(mixrules.ravel(o, out), x))
         assert mixrules.regroup(x, out) == walk, (x, out)
+
+
+def test_mutate_lifts_per_sample_entries_one_level() -> None:
+    program = _program("x: [4, 5, 5]", "return relu(x)")  # one-to-one along every axis
+    target = infer_mixing(program)
+    lifted = mutate(target, random.Random(0), p=0.0, lift=1.0)
+    before, after = _only(target), _only(lifted)
+    for i, (row, new_row) in enumerate(zip(before, after)):
+        for j, (v, w) in enumerate(zip(row, new_row)):
+            if v and i > 0 and j > 0:
+                assert w == min(v + 1, Level.ALL)
+            else:
+                assert w == v  # the batch axis and absent entries stay
+    assert satisfies(lifted, target) and not satisfies(target, lifted)  # asks for more
+    twice = mutate(lifted, random.Random(0), p=0.0, lift=1.0)
+    assert all(w == Level.ALL for row in _only(twice)[1:] for w in row[1:] if w)
+    assert mutate(twice, random.Random(0), p=0.0, lift=1.0) == twice  # nothing above ALL

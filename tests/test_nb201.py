@@ -378,8 +378,23 @@ def test_outputs_equal_the_reference_with_the_same_weights(arch: str) -> None:
 def test_bench_variation_options_are_checked_before_any_run(capsys: pytest.CaptureFixture[str]) -> None:
     from alphanas.bench.nb201 import run_nb201
 
-    for option, phrase in (("p_dorp=0.5", "not a mutation setting; the settings are"), ("p_drop", "write KEY=VALUE")):
+    for flag, option, phrase in (
+        ("--variation-option", "p_dorp=0.5", "'p_dorp' is not one of the settings"),
+        ("--variation-option", "p_drop", "write KEY=VALUE"),
+        ("--selection-option", "tournamnet=3", "'tournamnet' is not one of the settings"),
+        ("--selection-option", "=3", "write KEY=VALUE"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
-            run_nb201(["--seeds", "1", "--variation-option", option, "--table", "no/such/table.csv"])
+            run_nb201(["--seeds", "1", flag, option, "--table", "no/such/table.csv"])
         assert exit_info.value.code == 2
-        assert phrase in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert phrase in err and flag in err
+
+
+def test_bench_selection_options_go_to_the_strategies_whose_selection_takes_them() -> None:
+    from alphanas.bench.nb201 import options_for
+
+    picks = (("first_objective_probability", 0.5), ("tournament", 3))
+    assert options_for("random_edit_nsga2", picks) == picks
+    assert options_for("alphanas_aging", picks) == (("tournament", 3),)
+    assert options_for("alphanas_pareto_weighted", picks) == (("first_objective_probability", 0.5),)

@@ -111,3 +111,27 @@ def test_make_selection_rejects_unknown_names_and_options() -> None:
         make_selection("tournament", OBJS, 4, BOX)
     with pytest.raises(TypeError):
         make_selection("aging", OBJS, 4, BOX, {"min_accuracy": 0.5})
+
+
+def test_nsga2_first_objective_draws_take_the_best_on_accuracy() -> None:
+    pop = _population(12)
+    most_accurate = max(pop, key=lambda c: c.metrics["accuracy"])
+    greedy = NSGA2(OBJS, 12, first_objective_probability=1.0, first_objective_tournament=12)
+    assert {greedy.select_parent(pop, random.Random(s)).id for s in range(30)} == {most_accurate.id}
+    # half the draws: both kinds of parent occur
+    half = NSGA2(OBJS, 12, first_objective_probability=0.5, first_objective_tournament=12)
+    parents = Counter(half.select_parent(pop, random.Random(s)).id for s in range(200))
+    assert 60 < parents[most_accurate.id] < 200
+    with pytest.raises(ValueError, match="first_objective_probability"):
+        NSGA2(OBJS, 12, first_objective_probability=1.5)
+
+
+def test_nsga2_without_first_objective_draws_uses_the_rng_as_before() -> None:
+    """The option off draws nothing for it, so a run without it is the run
+    it was before the option existed (the benchmark's baselines rely on it)."""
+    pop = _population(20)
+    plain, off = NSGA2(OBJS, 20), NSGA2(OBJS, 20, first_objective_probability=0.0)
+    for s in range(20):
+        a, b = random.Random(s), random.Random(s)
+        assert plain.select_parent(pop, a).id == off.select_parent(pop, b).id
+        assert a.random() == b.random()

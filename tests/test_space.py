@@ -17,6 +17,7 @@ from alphanas.canonical import program_hash
 from alphanas.cli import main
 from alphanas.parse import parse
 from alphanas.properties import api as props_api
+from alphanas.regions import instances_of
 from alphanas.space import ProgramSpace, SpaceMutation, squeezed_grammar
 from alphanas.space_diagnostics import context_from_program, diagnose
 from alphanas.variation import VariationFailed
@@ -384,3 +385,61 @@ def test_dropping_mixing_pairs_from_the_target_lets_guided_mutation_reach_cheape
             assert all(not c.record["target"]["mixing"] for c in children)
         fewer = [c for c in children if convs(c.program) < before]
         assert bool(fewer) == expect_fewer, f"p_drop={p_drop}: {len(fewer)} of {len(children)} lost a convolution"
+
+
+ALL_CONV3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def _nb201_space() -> ProgramSpace:
+    from alphanas import nb201
+
+    return ProgramSpace.load(nb201.CELL_GRAMMAR, "cell", nb201.CELL_BLOCK)
+
+
+def test_the_property_order_layers_the_nb201_edges_from_none_to_the_3x3_convolution() -> None:
+    """What "tightest" means on NAS-Bench-201's five edges: the property
+    order alone, with no cost model, ranks them as their cost does."""
+    from alphanas import nb201
+    from alphanas.space import _property_layers
+    from synth import Problem
+
+    space = _nb201_space()
+    d = space.derive(parse(nb201.network_text(ALL_CONV3X3)))
+    fragment = next(f for f in d.fragments if f.rule == "edge_x")
+    instance = instances_of(d.program, d.graph.name)[0]
+    props = props_api.region_properties(d.program, d.graph.name, fragment.region, instance)
+    shapes = Problem(tuple(tuple(s) for s in props.shapes.inputs), tuple(props.shapes.outputs[0]))
+    listed = SpaceMutation(space)._reachable(space.fragment_space(fragment, d.graph, instance, "smallest"), shapes)
+    assert listed is not None and len(listed) == 5
+    by_op = {op: text.format(src="x") for op, text in nb201.OPS.items()}
+    layers = [sorted(r.sentence for r in layer) for layer in _property_layers([r for _, r in listed])]
+    assert layers == [[by_op["none"]], [by_op["skip_connect"]],
+                      sorted([by_op["avg_pool_3x3"], by_op["nor_conv_1x1"]]), [by_op["nor_conv_3x3"]]]
+
+
+def test_tight_guided_children_follow_a_relaxed_target_down_to_cheaper_cells() -> None:
+    """Properties are lower bounds and a 3×3 convolution meets nearly every
+    target. With every mixing pair dropped and the depth moved, taking any
+    derivation that meets the target rarely gives an edge nothing (`none`);
+    taking the tightest gives it whenever the depth went down far enough."""
+    from alphanas import nb201
+    from alphanas.mutate import MutationSettings
+
+    space = _nb201_space()
+    parent = parse(nb201.network_text(ALL_CONV3X3))
+
+    def nones(p_tight: float) -> int:
+        mutation = SpaceMutation(space, "guided", MutationSettings(p_tight=p_tight, p_drop=1.0, p_depth=1.0))
+        count = made = 0
+        for seed in range(24):
+            try:
+                child = mutation.vary(parent, random.Random(seed))
+            except VariationFailed:
+                continue
+            made += 1
+            count += sum(op == "none" for node in nb201.edges_of(nb201.arch_of(child.program)) for op in node)
+        assert made >= 16
+        return count
+
+    tight, loose = nones(1.0), nones(0.0)
+    assert tight > 2 * loose, (tight, loose)

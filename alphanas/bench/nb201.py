@@ -25,8 +25,12 @@ Strategies (variation × selection, each the engine's own):
 ``--variation-option KEY=VALUE`` gives every strategy's variation a
 mutation setting (:class:`alphanas.mutate.MutationSettings`), as a search
 config's ``[strategy] variation_options`` would; the property settings
-(``p_drop``, ``p_mixing``, ``p_depth``, ``depth_delta``) are read by
-property-guided mutation only, so the baselines run as without them.
+(``p_drop``, ``p_mixing``, ``p_lift``, ``p_depth``, ``depth_delta``,
+``p_tight``) are read by property-guided mutation only, so the baselines
+run as without them. ``--selection-option KEY=VALUE`` gives an option to
+every strategy whose selection takes it (say, NSGA-II's
+``first_objective_probability``, which random sampling, random edits and
+αNAS under NSGA-II then all get), as ``[strategy] selection_options`` would.
 
 Seed ``k`` starts every strategy from the same random cell. For each
 strategy and budget the benchmark reports the mean ± standard error over
@@ -79,6 +83,8 @@ class Job:
     synth_time_limit: float
     #: more keyword arguments of every strategy's variation (``--variation-option``)
     variation_options: tuple[tuple[str, Any], ...] = ()
+    #: options of the strategy's selection (``--selection-option``, those it takes)
+    selection_options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,8 @@ def run_one(job: Job) -> Trajectory:
             "space": {"grammar": str(nb201.CELL_GRAMMAR), "rule": "cell", "graph": nb201.CELL_BLOCK},
             "strategy": {"variation": variation, "selection": selection,
                          "variation_options": {"synth_time_limit": job.synth_time_limit,
-                                               **dict(job.variation_options)}},
+                                               **dict(job.variation_options)},
+                         "selection_options": dict(job.selection_options)},
             "budget": {"children": job.queries - 1, "max_variation_failures": 2 * job.queries},
             "executor": {"kind": "serial"},
             "evaluator": {"kind": "nb201", "options": {"table": str(Path(job.table).resolve())}},
@@ -231,23 +238,42 @@ def _finished(log: Path) -> list[Trajectory]:
     return [t for t in runs if t.points]
 
 
-def _option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` as a variation option, the value read as JSON (a number,
-    true/false) or else kept as a string."""
-    from dataclasses import fields
-
-    from alphanas.mutate import MutationSettings
-
+def _option(parser: argparse.ArgumentParser, text: str, flag: str, known: Sequence[str]) -> tuple[str, Any]:
+    """``KEY=VALUE`` with KEY among ``known``, the value read as JSON (a
+    number, true/false) or else kept as a string."""
     key, eq, value = (part.strip() for part in text.partition("="))
     if not eq or not key:
-        parser.error(f"--variation-option {text!r}: write KEY=VALUE, e.g. p_drop=0.5")
-    known = sorted(f.name for f in fields(MutationSettings))
+        parser.error(f"{flag} {text!r}: write KEY=VALUE, e.g. {known[0]}=0.5")
     if key not in known:
-        parser.error(f"--variation-option {key!r} is not a mutation setting; the settings are {', '.join(known)}")
+        parser.error(f"{flag} {key!r} is not one of the settings {', '.join(known)}")
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def variation_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
+    """A ``--variation-option``: a field of :class:`alphanas.mutate.MutationSettings`."""
+    from dataclasses import fields
+
+    from alphanas.mutate import MutationSettings
+
+    return _option(parser, text, "--variation-option", sorted(f.name for f in fields(MutationSettings)))
+
+
+def selection_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
+    """A ``--selection-option``: an option of at least one selection."""
+    from alphanas.selection import SELECTIONS
+
+    return _option(parser, text, "--selection-option", sorted({k for keys in SELECTIONS.values() for k in keys}))
+
+
+def options_for(strategy: str, options: Sequence[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    """The selection options that the strategy's selection takes."""
+    from alphanas.selection import SELECTIONS
+
+    takes = SELECTIONS[STRATEGIES[strategy][1]]
+    return tuple((k, v) for k, v in options if k in takes)
 
 
 def run_nb201(argv: Sequence[str]) -> int:
@@ -267,6 +293,9 @@ def run_nb201(argv: Sequence[str]) -> int:
     p.add_argument("--variation-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting of every strategy's variation (repeatable), as in a config's "
                         "[strategy] variation_options, e.g. p_drop=0.5")
+    p.add_argument("--selection-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the strategies' selection (repeatable), given to each strategy whose "
+                        "selection takes it, e.g. first_objective_probability=0.5")
     p.add_argument("--workers", type=int, default=2, help="runs in parallel processes (default 2)")
     p.add_argument("--out", default="docs/results/nb201", help="folder for the JSON, CSV and plots")
     p.add_argument("--resume", action="store_true", help="keep the runs already in OUT/trajectories.jsonl")
@@ -276,7 +305,8 @@ def run_nb201(argv: Sequence[str]) -> int:
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         p.error(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}")
-    options = tuple(_option(p, o) for o in args.variation_option)
+    options = tuple(variation_option(p, o) for o in args.variation_option)
+    picks = tuple(selection_option(p, o) for o in args.selection_option)
     budgets = [int(b) for b in args.budgets.split(",")]
     if max(budgets) > args.queries:
         p.error("a budget is larger than --queries")
@@ -292,7 +322,7 @@ def run_nb201(argv: Sequence[str]) -> int:
     optimum = max(acc)
 
     jobs = [Job(s, k, args.table, args.accuracy, args.latency, args.queries, args.population, args.synth_time_limit,
-                options) for k in range(args.seeds) for s in strategies]
+                options, options_for(s, picks)) for k in range(args.seeds) for s in strategies]
     print(f"{len(jobs)} runs ({len(strategies)} strategies x {args.seeds} seeds) of {args.queries} queries, "
           f"{args.workers} at a time; the optimum {args.accuracy} is {optimum:.2f}, the true front has "
           f"{len(front.archs)} cells")
@@ -347,6 +377,7 @@ def run_nb201(argv: Sequence[str]) -> int:
         "optimum": optimum, "true_front": len(front.archs), "box": box.as_list(),
         "seeds": args.seeds, "queries": args.queries, "population": args.population,
         "variation_options": dict(options),
+        "selection_options": {s: dict(options_for(s, picks)) for s in strategies},
         "summary": {s: {str(b): v for b, v in per.items()} for s, per in summary.items()},
         "curves": curve, "seconds_per_run": seconds, "wall_seconds": wall,
     })

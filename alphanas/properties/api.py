@@ -258,17 +258,19 @@ def mutate(
     p_depth: float = 0.5,
     p_mixing: float = 0.2,
     p_drop: float = 0.0,
+    p_lift: float = 0.0,
 ) -> RegionProperties:
     """A new target: each depth pair moves by ±1..``depth_delta`` with
     probability ``p_depth``; each nonzero mixing entry drops to NONE with
-    probability ``p_mixing`` and each mixing pair is dropped with probability
-    ``p_drop``; shapes, region and resources are kept. ``rng`` is a
+    probability ``p_mixing``, each mixing pair is dropped with probability
+    ``p_drop`` and each entry between per-sample axes rises a level with
+    probability ``p_lift``; shapes, region and resources are kept. ``rng`` is a
     :class:`random.Random`: the same seed gives the same result."""
     return replace(
         target,
         shapes=shape_mod.mutate(target.shapes, rng),
         depth=depth_mod.mutate(target.depth, rng, delta_max=depth_delta, p=p_depth),
-        mixing=mixing_mod.mutate(target.mixing, rng, p=p_mixing, drop=p_drop),
+        mixing=mixing_mod.mutate(target.mixing, rng, p=p_mixing, drop=p_drop, lift=p_lift),
     )
 
 

@@ -247,18 +247,31 @@ def distance(candidate: Mixing, target: Mixing) -> float:
     return sum(terms) / len(terms)
 
 
-def mutate(target: Mixing, rng: random.Random, p: float = 0.2, drop: float = 0.0) -> Mixing:
-    """A relaxation of the target: each nonzero entry is lowered to NONE
-    with probability ``p``, and each pair is dropped with probability
-    ``drop``. Whatever satisfies the target satisfies the result."""
+def mutate(target: Mixing, rng: random.Random, p: float = 0.2, drop: float = 0.0, lift: float = 0.0) -> Mixing:
+    """A new target: each nonzero entry is lowered to NONE with probability
+    ``p``, and each pair is dropped with probability ``drop`` (relaxations:
+    whatever satisfies the target satisfies the result); each nonzero entry
+    between per-sample axes below ALL is raised one level with probability
+    ``lift`` (asking for more mixing than the target had: one-to-one becomes
+    a window, a window becomes all-to-one). Entries of the batch axis are
+    never raised: no op the synthesizer makes mixes samples."""
     result = {}
     for pair, m in target.items():
         if rng.random() < drop:
             continue
         result[pair] = tuple(
-            tuple(Level.NONE if v and rng.random() < p else v for v in row) for row in m
+            tuple(_mutated_entry(v, i > 0 and j > 0, rng, p, lift) for j, v in enumerate(row))
+            for i, row in enumerate(m)
         )
     return Mixing.of(result, target.labels)
+
+
+def _mutated_entry(v: Level, per_sample: bool, rng: random.Random, p: float, lift: float) -> Level:
+    if v and rng.random() < p:
+        return Level.NONE
+    if v and per_sample and v < Level.ALL and lift and rng.random() < lift:
+        return Level(v + 1)
+    return v
 
 
 def render(m: Mixing) -> str:
