@@ -217,6 +217,8 @@ def hypervolume_min(points: Iterable[Point], reference: Point) -> float:
     pts = [tuple(float(v) for v in p) for p in points if all(v < r for v, r in zip(p, ref))]
     if not pts:
         return 0.0
+    if len(ref) == 2:
+        return _hv(pts, ref)  # the sweep passes over dominated points itself: no quadratic filter
     return _hv(_nondominated_min(pts), ref)
 
 
