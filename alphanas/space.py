@@ -379,7 +379,8 @@ class SpaceMutation:
                               budgets=budgets)
         rule_space = self.space.fragment_space(fragment, d.graph, instance, "smallest" if guided else "random")
         avoid = _fragment_hashes(rule_space, fragment, shapes_only, instance)
-        target = self._reachable_target(props, rule_space, shapes_only, avoid, rng, settings) if guided else None
+        listed = self._reachable(rule_space, shapes_only) if guided else None
+        target = self._reachable_target(props, rule_space.rule, listed, avoid, rng, settings) if guided else None
         if target is not None:
             problem = Problem.from_properties(target, budgets)
             max_ops = size_limit(d.program, pick, target, self._growth(fragment, settings))
@@ -398,7 +399,6 @@ class SpaceMutation:
                 evaluated.append(d.text[: fragment.start] + result.sentence + d.text[fragment.end :])
             return why
 
-        listed = self._reachable(rule_space, shapes_only) if target is not None else None
         layered = False
         if listed is not None:
             # no draw when the choice is certain, so that p_tight=1 spends no randomness on it
@@ -431,7 +431,8 @@ class SpaceMutation:
             record["target"] = props_api.to_json(target)
         return Child(child, operator[self.mode], record)
 
-    def _reachable_target(self, props: Any, rule_space: GrammarSpace, shapes_only: Any, avoid: set[str],
+    @staticmethod
+    def _reachable_target(props: Any, rule: str, reachable: tuple[tuple[str, Any], ...] | None, avoid: set[str],
                           rng: random.Random, settings: Any) -> Any:
         """A mutation of the fragment's properties that some other derivation
         of its rule meets. Properties are lower bounds, and a rule derives
@@ -443,7 +444,6 @@ class SpaceMutation:
         derivation reaches it; otherwise the first mutation is kept."""
         from alphanas.mutate import mutate_target
 
-        reachable = self._reachable(rule_space, shapes_only)
         target = props
         for _ in range(TARGET_DRAWS):
             target = mutate_target(target, rng, settings)
@@ -451,7 +451,7 @@ class SpaceMutation:
                                         for h, r in reachable):
                 return target
         raise VariationFailed(f"no target of {TARGET_DRAWS} mutations in a row is met by another derivation "
-                              f"of {rule_space.rule}")
+                              f"of {rule}")
 
     def _reachable(self, rule_space: GrammarSpace, shapes_only: Any) -> tuple[tuple[str, Any], ...] | None:
         """(canonical hash, synthesis result) of every derivation of the rule that
@@ -531,8 +531,8 @@ def _tightest_novel(listed: tuple[tuple[str, Any], ...], target: Any, avoid: set
     edge) meets nearly every target, and taking any derivation that meets
     it would make guided children drift to the rich, costly end of the
     space whatever the mutation asked for. The synthesizer's "smallest
-    first" is the published remedy, but here every derivation is one
-    expansion; a listed rule can do better and take the derivations in
+    first" cannot tell derivations apart when each is one expansion (a
+    cell's edges); a listed rule can do better and take the derivations in
     layers of the property order: first those no other derivation meeting
     the target lies strictly below, in a seeded random order, then the
     next layer, and so on. The child's properties then follow the mutated
@@ -553,21 +553,20 @@ def _tightest_novel(listed: tuple[tuple[str, Any], ...], target: Any, avoid: set
                       proven=not refused)
 
 
-def _property_layers(results: list[Any]) -> list[list[Any]]:
+def _property_layers(results: list[Any]) -> Iterator[list[Any]]:
     """The results in layers: the minimal ones of the property order
     (no other result's properties lie strictly below theirs), then the
-    minimal ones of the rest, and so on."""
+    minimal ones of the rest, and so on; each layer is computed only when
+    asked for (the first usually gives the child)."""
 
     def below(a: Any, b: Any) -> bool:  # a's properties strictly below b's
         return props_api.satisfies(b.properties, a.properties) and not props_api.satisfies(a.properties, b.properties)
 
-    layers: list[list[Any]] = []
     rest = list(results)
     while rest:
         low = [r for r in rest if not any(below(o, r) for o in rest if o is not r)]
-        layers.append(low)
         rest = [r for r in rest if all(r is not m for m in low)]
-    return layers
+        yield low
 
 
 class _AllSeen(VariationFailed):
