@@ -32,7 +32,7 @@ from alphanas.pareto import (
     objective_point,
     pareto_front,
 )
-from alphanas.store import DB_NAME, Candidate, Store
+from alphanas.store import DB_NAME, Candidate, Store, checkpoint_path
 
 __all__ = [
     "FailureGroup",
@@ -108,16 +108,10 @@ class RunView:
         return tuple(reversed(chain))
 
     def weights(self, c: Candidate) -> Path | None:
-        """The file of the candidate's trained weights, if they were kept.
-        The search stores an absolute path; the candidate's folder inside
-        this run folder comes first, so that a run folder that was moved or
-        copied uses its own files."""
-        if not c.checkpoint:
-            return None
-        here = self.run_dir / "candidates" / f"{c.id:06d}" / Path(c.checkpoint).name
-        if here.is_file():
-            return here
-        return Path(c.checkpoint) if Path(c.checkpoint).is_file() else None
+        """The file of the candidate's trained weights, if they were kept
+        and are still there (in this run folder first: see ``checkpoint_path``)."""
+        path = checkpoint_path(self.run_dir, c)
+        return path if path is not None and path.is_file() else None
 
     # -- the objectives ---------------------------------------------------------------------
 

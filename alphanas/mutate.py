@@ -84,6 +84,10 @@ class MutationSettings:
     #: in a space whose rule's derivations are listed, the derivation meeting
     #: the target most tightly is taken with this probability (else any)
     p_tight: float = 1.0
+    #: the same for a parent drawn for the first objective alone (None: ``p_tight``).
+    #: A lower value lets such children drift: properties are lower bounds, so
+    #: the derivations meeting a target lean to the rich end of the space
+    p_tight_first_objective: float | None = None
     #: other instances of a mutated block take the new block too
     p_share: float = 0.2
     #: structures may have this many ops more than the region they replace

@@ -86,7 +86,7 @@ from alphanas.pareto import (
 from alphanas.parse import parse
 from alphanas.printer import print_program
 from alphanas.selection import Selection, make_selection
-from alphanas.store import Candidate, Store
+from alphanas.store import Candidate, Store, candidate_folder, checkpoint_path
 from alphanas.variation import Variation, VariationFailed
 
 __all__ = [
@@ -279,8 +279,10 @@ class _Search:
         # a variation whose vary() takes ``seen`` is told which programs the
         # run already has, so that it can make another child instead of a
         # duplicate the loop would reject (SpaceMutation does)
-        takes_seen = "seen" in inspect.signature(variation.vary).parameters
-        self.seen_argument: dict[str, Any] = {"seen": self.hashes} if takes_seen else {}
+        # and a variation whose vary() takes ``aim`` is told what the parent was drawn for
+        takes = inspect.signature(variation.vary).parameters
+        self.seen_argument: dict[str, Any] = {"seen": self.hashes} if "seen" in takes else {}
+        self.takes_aim = "aim" in takes
         self.programs: dict[int, Program] = {}
         self.front_changed = False
         self.pending: collections.deque[Candidate] = collections.deque()
@@ -455,12 +457,14 @@ class _Search:
         assert self.selection is not None
         index = self.store.next_id()
         rng = child_rng(self.config.seed, index)
-        parent = self.selection.select_parent(self.population, rng)
+        drawn = self.selection.draw(self.population, rng)
+        parent = drawn.parent
         start = time.perf_counter()
         base = Candidate(id=index, parent_id=parent.id, generation=parent.generation + 1,
                          operator=self.variation.name, program=None, hash=None)
         try:
-            child = self.variation.vary(self.parent_program(parent), rng, **self.seen_argument)
+            aim = {"aim": drawn.aim} if self.takes_aim else {}
+            child = self.variation.vary(self.parent_program(parent), rng, **self.seen_argument, **aim)
         except VariationFailed as err:
             return self.variation_failure(base, str(err), start)
         except Exception as err:  # a bug in a variation: recorded loudly, the run goes on
@@ -470,7 +474,8 @@ class _Search:
             base = self.reparented(base, child.made_from)
         text = print_program(child.program)
         digest = program_hash(child.program)
-        base = replace(base, operator=child.operator, program=text, hash=digest, record=dict(child.record),
+        base = replace(base, operator=child.operator, program=text, hash=digest,
+                       record={**child.record, "aim": drawn.aim},
                        properties=child.record.get("properties"))
         problem = self.budget_problem(child.program)
         if problem is None and digest in self.hashes:
@@ -538,12 +543,11 @@ class _Search:
         ev = self.config.evaluator
         workdir = None
         if ev.keep_checkpoints:
-            workdir = self.run_dir / "candidates" / f"{c.id:06d}"
+            workdir = candidate_folder(self.run_dir, c.id)
             workdir.mkdir(parents=True, exist_ok=True)
         inherited = None
         if ev.inherit_weights and c.parent_id is not None:
-            parent = parent or self.store.candidate(c.parent_id)
-            inherited = Path(parent.checkpoint) if parent.checkpoint else None
+            inherited = checkpoint_path(self.run_dir, parent or self.store.candidate(c.parent_id))
         context = EvalContext(seed=evaluation_seed(self.config.seed, c.id), workdir=workdir,
                               parent_checkpoint=inherited)
         return Job(c.id, c.program, ev.fidelity, context, ir=parsed)

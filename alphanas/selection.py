@@ -5,8 +5,8 @@ A selection strategy is a small object with two methods:
 - ``survivors(population)``: the population after a newly evaluated
   candidate was appended to it (the search folds every ok candidate in, in
   the order evaluations finished);
-- ``select_parent(population, rng)``: the parent of the next child, every
-  random choice from ``rng``.
+- ``draw(population, rng)``: the parent of the next child and what it was
+  drawn for (a :class:`Draw`), every random choice from ``rng``.
 
 Both are pure functions of their arguments, which is what makes a serial
 search reproducible and resumable (:mod:`alphanas.search`). Three strategies,
@@ -29,6 +29,13 @@ chosen by name in the search config:
   the ``population_size`` most recently evaluated candidates (the oldest
   dies), and the parent is the best of a random sample of ``tournament``,
   best meaning lexicographically best on the objectives in config order.
+
+A draw says whether its parent was picked for the Pareto front or for the
+first objective alone (aging's draws, and the share of NSGA-II's and
+Pareto-weighted draws spent on accuracy), so that a variation can make a
+child in keeping with why its parent was chosen (``SpaceMutation`` takes
+the tightest derivation for the front and may drift for accuracy: see
+``MutationSettings.p_tight_first_objective``).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from deap import base, creator
 from deap.tools.emo import assignCrowdingDist, selNSGA2, sortNondominated
@@ -44,7 +52,18 @@ from deap.tools.emo import assignCrowdingDist, selNSGA2, sortNondominated
 from alphanas.pareto import Objective, ReferenceBox, pareto_front
 from alphanas.store import Candidate
 
-__all__ = ["NSGA2", "SELECTIONS", "Aging", "ParetoWeighted", "Selection", "make_selection"]
+__all__ = ["NSGA2", "SELECTIONS", "Aging", "Aim", "Draw", "ParetoWeighted", "Selection", "make_selection"]
+
+#: what a parent was drawn for: its place on the Pareto front, or the first objective alone
+Aim = Literal["front", "first_objective"]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A selected parent and what it was drawn for."""
+
+    parent: Candidate
+    aim: Aim
 
 
 class Selection(Protocol):
@@ -52,7 +71,7 @@ class Selection(Protocol):
 
     def survivors(self, population: list[Candidate]) -> list[Candidate]: ...
 
-    def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate: ...
+    def draw(self, population: Sequence[Candidate], rng: random.Random) -> Draw: ...
 
 
 def _values(c: Candidate, objectives: Sequence[Objective]) -> tuple[float, ...]:
@@ -113,10 +132,11 @@ class NSGA2:
         keep = sorted(ind[0] for ind in chosen)  # in the population's own order
         return [population[k] for k in keep]
 
-    def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate:
+    def draw(self, population: Sequence[Candidate], rng: random.Random) -> Draw:
         # no draw at all when the option is off, so that runs without it are unchanged
         if self.first_objective_probability and rng.random() < self.first_objective_probability:
-            return _best_of_sample(population, self.first_objective_tournament, self.objectives, rng)
+            return Draw(_best_of_sample(population, self.first_objective_tournament, self.objectives, rng),
+                        "first_objective")
         inds = self._individuals(population)
         rank: dict[int, int] = {}
         crowding: dict[int, float] = {}
@@ -127,7 +147,7 @@ class NSGA2:
                 crowding[ind[0]] = ind.fitness.crowding_dist
         entrants = rng.sample(range(len(population)), min(self.tournament, len(population)))
         best = min(entrants, key=lambda k: (rank[k], -crowding[k], population[k].id))
-        return population[best]
+        return Draw(population[best], "front")
 
 
 # -- αNAS's Pareto-weighted sampling ----------------------------------------------------------------
@@ -183,12 +203,12 @@ class ParetoWeighted:
         order = sorted(range(len(pool)), key=lambda i: (distance[i], pool[i].id))
         return [pool[i] for i in order]
 
-    def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate:
+    def draw(self, population: Sequence[Candidate], rng: random.Random) -> Draw:
         by_first = rng.random() < self.first_objective_probability
         ranked = self.ranked(population, by_first)
         k = min(len(ranked), max(math.ceil(self.top_fraction * len(ranked)), self.top_min))
         weights = [1.0 - 0.9 * i / (k - 1) for i in range(k)] if k > 1 else [1.0]
-        return rng.choices(ranked[:k], weights=weights)[0]
+        return Draw(rng.choices(ranked[:k], weights=weights)[0], "first_objective" if by_first else "front")
 
 
 # -- aging evolution --------------------------------------------------------------------------------
@@ -209,8 +229,8 @@ class Aging:
     def survivors(self, population: list[Candidate]) -> list[Candidate]:
         return population[-self.population_size:]
 
-    def select_parent(self, population: Sequence[Candidate], rng: random.Random) -> Candidate:
-        return _best_of_sample(population, self.tournament, self.objectives, rng)
+    def draw(self, population: Sequence[Candidate], rng: random.Random) -> Draw:
+        return Draw(_best_of_sample(population, self.tournament, self.objectives, rng), "first_objective")
 
 
 def _best_of_sample(population: Sequence[Candidate], size: int, objectives: Sequence[Objective],

@@ -40,7 +40,10 @@ neighbourhood is soon all evaluated (NAS-Bench-201's cell has 15,625):
   nothing); from that listing the child takes the derivation meeting the
   target most tightly (:func:`_tightest_novel`), so that its properties
   follow the mutation rather than drift to the richest derivation, which
-  meets nearly every lower bound;
+  meets nearly every lower bound. A parent drawn for the first objective
+  alone may take another tightness (``p_tight_first_objective``): the
+  drift towards rich derivations is a climb in accuracy where accuracy
+  grows with size, as on NAS-Bench-201;
 - *walks*: the synthesis is told which programs the search has, and passes
   over derivations that make one of them (``synthesize(accept=...)``); when
   only such derivations meet the target, the mutation walks on from one of
@@ -67,8 +70,9 @@ from alphanas.parse import parse
 from alphanas.printer import print_program
 from alphanas.properties import api as props_api
 from alphanas.regions import Region, instances_of, make_region
+from alphanas.selection import Aim
 from alphanas.variation import Child, VariationFailed
-from synth.grammar import GrammarSpace, SpaceError
+from synth.grammar import GrammarSpace, SpaceError, grammar_load_error
 
 __all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
 
@@ -172,8 +176,8 @@ class ProgramSpace:
             self._matcher = lark.Lark(squeezed_grammar(text), start=rules, parser="earley",
                                       keep_all_tokens=True, propagate_positions=True)
         except lark.exceptions.LarkError as err:
-            raise SpaceError(f"the grammar does not load once blanks are ignored: {err}", Loc(file, 1, 1),
-                             text=text, hint="a literal made of blanks only cannot stand alone in a rule") from err
+            raise grammar_load_error(err, "the grammar does not load once blanks are ignored", file, text,
+                                     "a literal made of blanks only cannot stand alone in a rule") from err
 
     @staticmethod
     def load(path: str | Path, rule: str, graph: str | None = None) -> ProgramSpace:
@@ -317,14 +321,18 @@ class SpaceMutation:
     #: (rule, shapes and budgets, constants, inputs) -> what its derivations reach (see _reachable)
     _reachable_by: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def vary(self, parent: Program, rng: random.Random, seen: Container[str] = frozenset()) -> Child:
+    def vary(self, parent: Program, rng: random.Random, seen: Container[str] = frozenset(),
+             aim: Aim = "front") -> Child:
         """A child of ``parent``; ``seen`` holds the canonical hashes of the
         programs the search already has, which count as failed attempts
         (in a small space a property target is often met by a cell already
-        evaluated, and the search would reject it)."""
+        evaluated, and the search would reject it). ``aim`` is what the
+        parent was drawn for; it picks the tightness of guided children."""
         from alphanas.mutate import MutationSettings
 
         settings = self.settings or MutationSettings()
+        if aim == "first_objective" and settings.p_tight_first_objective is not None:
+            settings = replace(settings, p_tight=settings.p_tight_first_objective)
         start = d = self.space.derive(parent)
         reasons: list[str] = []
         failed = steps = 0

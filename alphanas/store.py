@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from alphanas.errors import AlphanasError
 
-__all__ = ["DB_NAME", "Candidate", "RunInfo", "Store"]
+__all__ = ["DB_NAME", "Candidate", "RunInfo", "Store", "candidate_folder", "checkpoint_path"]
 
 #: The database's file name inside a run folder.
 DB_NAME = "run.sqlite"
@@ -109,6 +109,24 @@ class Candidate:
     def evaluated(self) -> bool:
         """It reached an evaluator and came back (ok or failed)."""
         return self.phase == "evaluation" and self.status != "running"
+
+
+def candidate_folder(run_dir: Path, candidate_id: int) -> Path:
+    """The folder of a candidate's files (its checkpoint) in a run folder."""
+    return run_dir / "candidates" / f"{candidate_id:06d}"
+
+
+def checkpoint_path(run_dir: Path, c: Candidate) -> Path | None:
+    """Where candidate ``c``'s checkpoint is, None if it kept none. The store
+    holds an absolute path; the candidate's folder inside ``run_dir`` comes
+    first, so that a run folder that was moved or copied uses its own files
+    (and resumes, weights inherited, where it is now). The stored path is
+    returned when that folder lacks the file, so that a missing checkpoint
+    is reported under the name it was written to."""
+    if not c.checkpoint:
+        return None
+    here = candidate_folder(run_dir, c.id) / Path(c.checkpoint).name
+    return here if here.is_file() else Path(c.checkpoint)
 
 
 @dataclass(frozen=True)

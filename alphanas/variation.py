@@ -58,4 +58,7 @@ class Variation(Protocol):
     # A variation may also take ``seen`` (the canonical hashes of the programs
     # the search already has, a Container[str]) as a keyword argument: the
     # search passes it when ``vary`` declares it, so that the variation can
-    # try again rather than return a duplicate the search would reject.
+    # try again rather than return a duplicate the search would reject; and
+    # ``aim`` (what the parent was drawn for, "front" or "first_objective":
+    # see alphanas.selection.Draw), so that it can make the kind of child the
+    # selection wants.

@@ -48,7 +48,7 @@ from synth.domains import Domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
 
-__all__ = ["GrammarSpace", "SpaceError", "defined_rules"]
+__all__ = ["GrammarSpace", "SpaceError", "defined_rules", "grammar_load_error"]
 
 _CHOICE = re.compile(r"^\(\?:(\d+(?:\|\d+)*)\)$")
 _DOMAIN = re.compile(r"//\s*domain\s+([A-Z_][A-Z0-9_]*)\s*:\s*(\d+)\s*\.\.\s*(\d+)(?:\s+step\s+(\d+))?")
@@ -63,6 +63,46 @@ class SpaceError(AlphanasError):
     """A space grammar that cannot be used, with where and why."""
 
     kind = "space error"
+
+
+def grammar_load_error(err: lark.exceptions.LarkError, what: str, file: str, text: str, hint: str) -> SpaceError:
+    """``err``, raised by Lark on loading the grammar ``text``, as a located
+    error. Lark gives the position of a syntax error in its message (or as
+    attributes) and none for a rule used but not defined or defined twice;
+    those are found in the text, at the offending use or definition."""
+    message = str(err).split("\n\n")[0].split("\n")[0].strip()
+    line, column = getattr(err, "line", None), getattr(err, "column", None)
+    at = _LARK_POSITION.search(message)
+    if at:
+        line, column = int(at[1]), int(at[2])
+        message = (message[: at.start()] + message[at.end():]).rstrip(" .:")
+    elif m := _UNDEFINED_RULE.search(message):
+        line, column = _position(text, rf"(?<![\w\"]){re.escape(m[1])}(?![\w\"])", skip_definitions=True)
+    elif m := _DEFINED_TWICE.search(message):
+        line, column = _position(text, rf"^[?!]?{re.escape(m[1])}\s*(\.\d+)?\s*:", nth=2)
+    if not isinstance(line, int) or not isinstance(column, int) or line < 1:
+        line, column = 1, 1
+    return SpaceError(f"{what}: {message}", Loc(file, line, max(column, 1)), text=text, hint=hint)
+
+
+_LARK_POSITION = re.compile(r",? at line (\d+),? column (\d+)(?: in [^:]*)?")
+_UNDEFINED_RULE = re.compile(r"Rule '(\w+)' used but not defined")
+_DEFINED_TWICE = re.compile(r"Rule '(\w+)' defined more than once")
+
+
+def _position(text: str, pattern: str, nth: int = 1, skip_definitions: bool = False) -> tuple[int, int]:
+    """(line, column) of the ``nth`` match of ``pattern`` in ``text``, outside
+    comments (and, with ``skip_definitions``, past a rule's name where it is
+    defined); (1, 1) when there is none."""
+    seen = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        code = line.split("//")[0]
+        start = code.index(":") + 1 if skip_definitions and re.match(r"^\s*[?!]?\w+\s*(\.\d+)?\s*:", code) else 0
+        for m in re.finditer(pattern, code[start:], flags=re.MULTILINE):
+            seen += 1
+            if seen == nth:
+                return number, start + m.start() + 1
+    return 1, 1
 
 
 @dataclass(frozen=True)
@@ -101,11 +141,9 @@ class GrammarSpace:
         try:
             # one parser serves every rule of the grammar (see :meth:`at`)
             self.parser = lark.Lark(text, start=sorted(set(defined)), parser="earley", keep_all_tokens=True)
-        except lark.exceptions.GrammarError as err:
-            raise SpaceError(f"the grammar does not load: {err}", Loc(file, 1, 1), text=text,
-                             hint="check the rule names and the Lark syntax") from err
         except lark.exceptions.LarkError as err:
-            raise SpaceError(f"the grammar does not load: {err}", Loc(file, 1, 1), text=text) from err
+            raise grammar_load_error(err, "the grammar does not load", file, text,
+                                     "check the rule names and the Lark syntax") from err
         self.name = f"{Path(file).name}:{rule}"
         #: after an enumeration: whether every sentence within the limits was listed
         self.complete = True

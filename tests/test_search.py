@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,6 +62,23 @@ class CountingEvaluator:
         return AnalyticEvaluator().evaluate(program, fidelity, context)
 
 
+@dataclass(frozen=True)
+class WeightsEvaluator:
+    """The analytic evaluator keeping a checkpoint file per candidate; a
+    child given a parent checkpoint that is not there fails, as training
+    would when it cannot load the weights it is to inherit."""
+
+    metrics: ClassVar[dict[str, str]] = {"params": "min", "flops": "min"}
+
+    def evaluate(self, program: Program, fidelity: Fidelity, context: EvalContext) -> Evaluation:
+        if context.parent_checkpoint is not None and not context.parent_checkpoint.is_file():
+            return failed(f"no parent checkpoint at {context.parent_checkpoint}")
+        assert context.workdir is not None
+        checkpoint = context.workdir / "weights.pt"
+        checkpoint.write_text(str(context.seed))
+        return replace(AnalyticEvaluator().evaluate(program, fidelity, context), checkpoint=checkpoint)
+
+
 class KillableRandomEdit(RandomEdit):
     """RandomEdit that can exit in the middle of making a child."""
 
@@ -69,6 +86,14 @@ class KillableRandomEdit(RandomEdit):
         child = super().vary(parent, rng)
         _maybe_exit("variation")
         return child
+
+
+class AimedRandomEdit(RandomEdit):
+    """RandomEdit that writes down what each parent was drawn for."""
+
+    def vary(self, parent: Program, rng: random.Random, aim: str = "none given") -> Child:
+        child = super().vary(parent, rng)
+        return Child(child.program, child.operator, {**child.record, "told": aim})
 
 
 class NeverVaries:
@@ -229,6 +254,28 @@ def test_resume_after_an_abrupt_exit(tmp_path: Path, exit_at: str) -> None:
     assert sum(calls.values()) == 25 + len(running_at_kill)
 
 
+def test_a_moved_run_resumes_inheriting_the_weights_in_its_new_folder(tmp_path: Path) -> None:
+    """The store keeps absolute checkpoint paths; a run folder moved between
+    a kill and its resume passes its children the parents' checkpoints
+    where they are now."""
+    weights = "keep_checkpoints = true\ninherit_weights = true\n"
+    reference = _config(tmp_path, "reference", evaluator="test_search:WeightsEvaluator")
+    reference.write_text(reference.read_text() + weights)
+    run_search(load_config(reference), progress=False)
+    path = _config(tmp_path, "killed", evaluator="test_search:WeightsEvaluator")
+    path.write_text(path.read_text() + weights)
+    proc = _run_in_subprocess(path, "finish:8")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 9, err.decode()
+    moved = (tmp_path / "killed").rename(tmp_path / "moved")
+    result = resume(moved, progress=False)
+    assert result.stopped == "budget" and result.failed == 0
+    assert _rows(moved) == _rows(tmp_path / "reference")
+    with Store.open(moved) as store:
+        stored = [c.checkpoint for c in store.candidates()[9:] if c.checkpoint]
+    assert stored and all(Path(p).is_relative_to(moved) for p in stored)
+
+
 def test_resume_after_sigkill_at_a_random_moment(tmp_path: Path) -> None:
     reference = load_config(_config(tmp_path, "reference", delay=0.02, executor="process"))
     run_search(reference, progress=False)
@@ -343,6 +390,20 @@ def test_an_asynchronous_run_resumes_without_evaluating_twice(tmp_path: Path) ->
     with Store.open(killed.run_dir) as store:
         counts = store.counts()
     assert (counts["running"], counts["ok"], counts["failed"]) == (0, 25, 0)
+
+
+@pytest.mark.parametrize(("selection", "aims"), [("aging", {"first_objective"}), ("nsga2", {"front"}),
+                                                   ("pareto_weighted", {"front", "first_objective"})])
+def test_the_variation_is_told_what_each_parent_was_drawn_for(tmp_path: Path, selection: str,
+                                                               aims: set[str]) -> None:
+    config = load_config(_config(tmp_path, "run", selection=selection, children=30,
+                                 variation="test_search:AimedRandomEdit"))
+    run_search(config, progress=False)
+    with Store.open(config.run_dir) as store:
+        records = [c.record for c in store.candidates()[1:] if c.program is not None]
+    assert len(records) >= 20
+    assert all(r["told"] == r["aim"] for r in records)  # told, and recorded with the child
+    assert {r["aim"] for r in records} == aims
 
 
 @pytest.mark.slow

@@ -46,7 +46,7 @@ def test_nsga2_survivors_keep_the_front() -> None:
 def test_nsga2_tournament_prefers_better_ranks() -> None:
     pop = [_c(0, 0.9, 100), _c(1, 0.8, 200), _c(2, 0.7, 300), _c(3, 0.6, 400)]  # a chain: ranks 0..3
     sel = NSGA2(OBJS, population_size=4, tournament=2)
-    counts = Counter(sel.select_parent(pop, random.Random(s)).id for s in range(300))
+    counts = Counter(sel.draw(pop, random.Random(s)).parent.id for s in range(300))
     assert counts[3] == 0  # the worst never wins a tournament of two distinct entrants
     assert counts[0] > counts[1] > counts[2]
 
@@ -61,7 +61,7 @@ def test_pareto_weighted_draws_among_the_best() -> None:
     pop = _population(60)
     sel = ParetoWeighted(OBJS, BOX)
     allowed = {c.id for c in sel.ranked(pop, True)[:10]} | {c.id for c in sel.ranked(pop, False)[:10]}
-    counts = Counter(sel.select_parent(pop, random.Random(s)).id for s in range(2000))
+    counts = Counter(sel.draw(pop, random.Random(s)).parent.id for s in range(2000))
     assert set(counts) <= allowed
     front = _front_ids(pop)
     by_distance = sel.ranked(pop, False)
@@ -77,7 +77,7 @@ def test_pareto_weighted_top_fraction_and_min_accuracy() -> None:
     assert all(c.metrics["accuracy"] >= 0.5 for c in eligible) and 100 < len(eligible) < 300
     k = math.ceil(0.1 * len(eligible))  # 10% of the eligible, more than 10
     top = {c.id for c in sorted(eligible, key=lambda c: -c.metrics["accuracy"])[:k]}
-    picked = {sel.select_parent(pop, random.Random(s)).id for s in range(1000)}
+    picked = {sel.draw(pop, random.Random(s)).parent.id for s in range(1000)}
     assert picked == top
     low = [_c(i, 0.1, 10.0 * i) for i in range(5)]
     assert sel.eligible(low) == low  # no candidate reaches it: the threshold is set aside
@@ -90,11 +90,11 @@ def test_aging_forgets_the_oldest_and_takes_the_best_of_a_sample() -> None:
         pop = sel.survivors([*pop, c])
     assert [c.id for c in pop] == [2, 3, 4]
     best = max(pop, key=lambda c: c.metrics["accuracy"])
-    assert sel.select_parent(pop, random.Random(0)) is best
+    assert sel.draw(pop, random.Random(0)).parent is best
     small = Aging(OBJS, population_size=10, tournament=2)
     pop = _population(10)
     worst = min(pop, key=lambda c: c.metrics["accuracy"])
-    assert all(small.select_parent(pop, random.Random(s)) is not worst for s in range(200))
+    assert all(small.draw(pop, random.Random(s)).parent is not worst for s in range(200))
 
 
 @pytest.mark.parametrize("name", ["nsga2", "pareto_weighted", "aging"])
@@ -103,7 +103,7 @@ def test_same_rng_same_parent(name: str) -> None:
     sel = make_selection(name, OBJS, 16, BOX)
     pop = sel.survivors(pop)
     for s in range(20):
-        assert sel.select_parent(pop, random.Random(s)).id == sel.select_parent(pop, random.Random(s)).id
+        assert sel.draw(pop, random.Random(s)).parent.id == sel.draw(pop, random.Random(s)).parent.id
 
 
 def test_make_selection_rejects_unknown_names_and_options() -> None:
@@ -117,11 +117,13 @@ def test_nsga2_first_objective_draws_take_the_best_on_accuracy() -> None:
     pop = _population(12)
     most_accurate = max(pop, key=lambda c: c.metrics["accuracy"])
     greedy = NSGA2(OBJS, 12, first_objective_probability=1.0, first_objective_tournament=12)
-    assert {greedy.select_parent(pop, random.Random(s)).id for s in range(30)} == {most_accurate.id}
+    assert {greedy.draw(pop, random.Random(s)).parent.id for s in range(30)} == {most_accurate.id}
     # half the draws: both kinds of parent occur
     half = NSGA2(OBJS, 12, first_objective_probability=0.5, first_objective_tournament=12)
-    parents = Counter(half.select_parent(pop, random.Random(s)).id for s in range(200))
+    parents = Counter(half.draw(pop, random.Random(s)).parent.id for s in range(200))
     assert 60 < parents[most_accurate.id] < 200
+    aims = Counter(half.draw(pop, random.Random(s)).aim for s in range(200))
+    assert set(aims) == {"front", "first_objective"} and 60 < aims["first_objective"] < 140
     with pytest.raises(ValueError, match="first_objective_probability"):
         NSGA2(OBJS, 12, first_objective_probability=1.5)
 
@@ -133,5 +135,24 @@ def test_nsga2_without_first_objective_draws_uses_the_rng_as_before() -> None:
     plain, off = NSGA2(OBJS, 20), NSGA2(OBJS, 20, first_objective_probability=0.0)
     for s in range(20):
         a, b = random.Random(s), random.Random(s)
-        assert plain.select_parent(pop, a).id == off.select_parent(pop, b).id
+        assert plain.draw(pop, a).parent.id == off.draw(pop, b).parent.id
         assert a.random() == b.random()
+
+
+def test_every_draw_says_what_its_parent_was_drawn_for() -> None:
+    """Aging draws on the first objective alone; NSGA-II and Pareto-weighted
+    sampling draw for the front unless they spend the draw on accuracy."""
+    pop = _population(20)
+    aims = {
+        "aging": {Aging(OBJS, 20).draw(pop, random.Random(s)).aim for s in range(50)},
+        "nsga2": {NSGA2(OBJS, 20).draw(pop, random.Random(s)).aim for s in range(50)},
+        "greedy nsga2": {NSGA2(OBJS, 20, first_objective_probability=1.0).draw(pop, random.Random(s)).aim
+                         for s in range(50)},
+        "pareto_weighted": {ParetoWeighted(OBJS, BOX).draw(pop, random.Random(s)).aim for s in range(200)},
+    }
+    assert aims == {"aging": {"first_objective"}, "nsga2": {"front"}, "greedy nsga2": {"first_objective"},
+                    "pareto_weighted": {"front", "first_objective"}}
+    # a Pareto-weighted accuracy draw ranks by accuracy: its parent is among the most accurate
+    sel = ParetoWeighted(OBJS, BOX, first_objective_probability=1.0, top_min=3)
+    top3 = {c.id for c in sorted(pop, key=lambda c: -c.metrics["accuracy"])[:3]}
+    assert all(sel.draw(pop, random.Random(s)).parent.id in top3 for s in range(50))

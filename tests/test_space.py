@@ -16,6 +16,7 @@ from alphanas.analysis import analyze
 from alphanas.canonical import program_hash
 from alphanas.cli import main
 from alphanas.parse import parse
+from alphanas.printer import print_program
 from alphanas.properties import api as props_api
 from alphanas.regions import instances_of
 from alphanas.space import ProgramSpace, SpaceMutation, squeezed_grammar
@@ -443,3 +444,29 @@ def test_tight_guided_children_follow_a_relaxed_target_down_to_cheaper_cells() -
 
     tight, loose = nones(1.0), nones(0.0)
     assert tight > 2 * loose, (tight, loose)
+
+
+def test_a_parent_drawn_for_accuracy_gets_its_own_tightness() -> None:
+    """``p_tight_first_objective`` replaces ``p_tight`` for a parent drawn
+    for the first objective alone, and only for it: each aim's children
+    equal, draw for draw, those of a mutation with that tightness."""
+    from alphanas import nb201
+    from alphanas.mutate import MutationSettings
+
+    space = _nb201_space()
+    parent = parse(nb201.network_text(ALL_CONV3X3))
+    both = SpaceMutation(space, "guided", MutationSettings(p_drop=1.0, p_depth=1.0, p_tight_first_objective=0.0))
+    tight = SpaceMutation(space, "guided", MutationSettings(p_drop=1.0, p_depth=1.0, p_tight=1.0))
+    loose = SpaceMutation(space, "guided", MutationSettings(p_drop=1.0, p_depth=1.0, p_tight=0.0))
+
+    def child(mutation: SpaceMutation, seed: int, **aim: str) -> str:
+        try:
+            return print_program(mutation.vary(parent, random.Random(seed), **aim).program)
+        except VariationFailed as err:
+            return str(err)
+
+    front = [child(both, s, aim="front") for s in range(12)]
+    accuracy = [child(both, s, aim="first_objective") for s in range(12)]
+    assert front == [child(tight, s) for s in range(12)]
+    assert accuracy == [child(loose, s) for s in range(12)]
+    assert front != accuracy  # the two tightnesses make different children

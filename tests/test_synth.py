@@ -161,6 +161,23 @@ def test_grammar_errors_name_the_line() -> None:
         GrammarSpace(CELL, "cel", "cell.lark")
 
 
+@pytest.mark.parametrize(("text", "where", "says"), [
+    ('cell: edge "+" edge\nedge: "relu(x0)"\n  | "x0" |\nfoo: ((\n', "4:8", "Expecting a value"),
+    ('cell: "relu(x0)" ))\n', "1:18", "Unexpected token"),
+    ('cell: "relu(x0\n', "1:7", "Unexpected input"),
+    ('// bar is not a rule\ncell: edge\nedge: "x0" | bar\n', "3:14", "Rule 'bar' used but not defined"),
+    ('cell: "x0"\nedge: "x0"\ncell: "relu(x0)"\n', "3:1", "defined more than once"),
+])
+def test_a_grammar_that_does_not_load_is_located_where_it_fails(text: str, where: str, says: str) -> None:
+    """Lark gives a syntax error's position in its message and none for a
+    rule used but not defined or defined twice: every one is located."""
+    with pytest.raises(SpaceError) as err:
+        GrammarSpace(text, "cell", "bad.lark")
+    shown = err.value.render()
+    assert f"bad.lark:{where}:" in shown and says in shown, shown
+    assert "at line" not in shown  # the position is in the location, not repeated in the message
+
+
 def test_declared_domains_become_ranges() -> None:
     space = GrammarSpace('// domain CH: 8..64 step 8\ncell: "conv2d(x0, " CH ")"\nCH: /[0-9]+/\n', "cell")
     problem = Problem(((3, 8, 8),), (40, 8, 8))

@@ -26,9 +26,10 @@ Strategies (variation × selection, each the engine's own):
 mutation setting (:class:`alphanas.mutate.MutationSettings`), as a search
 config's ``[strategy] variation_options`` would; the property settings
 (``p_drop``, ``p_mixing``, ``p_lift``, ``p_depth``, ``depth_delta``,
-``p_tight``) are read by property-guided mutation only, so the baselines
-run as without them. ``--selection-option KEY=VALUE`` gives an option to
-every strategy whose selection takes it (say, NSGA-II's
+``p_tight``, ``p_tight_first_objective``) are read by property-guided
+mutation only, so the baselines run as without them.
+``--selection-option KEY=VALUE`` gives an option to every strategy whose
+selection takes it (say, NSGA-II's
 ``first_objective_probability``, which random sampling, random edits and
 αNAS under NSGA-II then all get), as ``[strategy] selection_options`` would.
 
