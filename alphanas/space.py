@@ -72,7 +72,7 @@ from alphanas.properties import api as props_api
 from alphanas.regions import Region, instances_of, make_region
 from alphanas.selection import Aim
 from alphanas.variation import Child, VariationFailed
-from synth.grammar import GrammarSpace, SpaceError, grammar_load_error
+from synth.grammar import GrammarSpace, SpaceError, grammar_load_error, split_comment
 
 __all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
 
@@ -106,7 +106,7 @@ def squeezed_grammar(text: str) -> str:
     literal of blanks only disappears), for matching blank-free text."""
     lines = []
     for line in text.split("\n"):
-        code, comment = _split_comment(line)
+        code, comment = split_comment(line)
         lines.append(_LITERAL.sub(_squeeze, code) + comment)
     return "\n".join(lines)
 
@@ -114,23 +114,6 @@ def squeezed_grammar(text: str) -> str:
 def _squeeze(match: re.Match[str]) -> str:
     inner = _BLANKS.sub("", match.group(0)[1 : -1 - len(match.group(1))])
     return f'"{inner}"{match.group(1)}' if inner else ""
-
-
-def _split_comment(line: str) -> tuple[str, str]:
-    """A grammar line split at its ``//`` comment (not one inside a string)."""
-    quoted = False
-    k = 0
-    while k < len(line):
-        ch = line[k]
-        if ch == "\\" and quoted:
-            k += 2
-            continue
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and line.startswith("//", k):
-            return line[:k], line[k:]
-        k += 1
-    return line, ""
 
 
 # -- derivations of a program's body ---------------------------------------------------------------

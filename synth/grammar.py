@@ -48,7 +48,7 @@ from synth.domains import Domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
 
-__all__ = ["GrammarSpace", "SpaceError", "defined_rules", "grammar_load_error"]
+__all__ = ["GrammarSpace", "SpaceError", "defined_rules", "grammar_load_error", "split_comment"]
 
 _CHOICE = re.compile(r"^\(\?:(\d+(?:\|\d+)*)\)$")
 _DOMAIN = re.compile(r"//\s*domain\s+([A-Z_][A-Z0-9_]*)\s*:\s*(\d+)\s*\.\.\s*(\d+)(?:\s+step\s+(\d+))?")
@@ -69,17 +69,16 @@ def grammar_load_error(err: lark.exceptions.LarkError, what: str, file: str, tex
     """``err``, raised by Lark on loading the grammar ``text``, as a located
     error. Lark gives the position of a syntax error in its message (or as
     attributes) and none for a rule used but not defined or defined twice;
-    those are found in the text, at the offending use or definition."""
+    those are found in the text, at the first use or the second definition."""
     message = str(err).split("\n\n")[0].split("\n")[0].strip()
     line, column = getattr(err, "line", None), getattr(err, "column", None)
-    at = _LARK_POSITION.search(message)
-    if at:
+    if at := _LARK_POSITION.search(message):
         line, column = int(at[1]), int(at[2])
         message = (message[: at.start()] + message[at.end():]).rstrip(" .:")
     elif m := _UNDEFINED_RULE.search(message):
-        line, column = _position(text, rf"(?<![\w\"]){re.escape(m[1])}(?![\w\"])", skip_definitions=True)
+        line, column = _first_use(text, m[1])
     elif m := _DEFINED_TWICE.search(message):
-        line, column = _position(text, rf"^[?!]?{re.escape(m[1])}\s*(\.\d+)?\s*:", nth=2)
+        line, column = _second_definition(text, m[1])
     if not isinstance(line, int) or not isinstance(column, int) or line < 1:
         line, column = 1, 1
     return SpaceError(f"{what}: {message}", Loc(file, line, max(column, 1)), text=text, hint=hint)
@@ -88,21 +87,45 @@ def grammar_load_error(err: lark.exceptions.LarkError, what: str, file: str, tex
 _LARK_POSITION = re.compile(r",? at line (\d+),? column (\d+)(?: in [^:]*)?")
 _UNDEFINED_RULE = re.compile(r"Rule '(\w+)' used but not defined")
 _DEFINED_TWICE = re.compile(r"Rule '(\w+)' defined more than once")
+#: the head of a rule's definition: name, template parameters, priority, colon
+_RULE_HEAD = re.compile(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(\{[^}]*\})?\s*(?:\.-?\d+)?\s*:", re.MULTILINE)
 
 
-def _position(text: str, pattern: str, nth: int = 1, skip_definitions: bool = False) -> tuple[int, int]:
-    """(line, column) of the ``nth`` match of ``pattern`` in ``text``, outside
-    comments (and, with ``skip_definitions``, past a rule's name where it is
-    defined); (1, 1) when there is none."""
-    seen = 0
+def split_comment(line: str) -> tuple[str, str]:
+    """A grammar line split at its ``//`` comment (not one inside a string)."""
+    quoted = False
+    k = 0
+    while k < len(line):
+        ch = line[k]
+        if ch == "\\" and quoted:
+            k += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and line.startswith("//", k):
+            return line[:k], line[k:]
+        k += 1
+    return line, ""
+
+
+def _first_use(text: str, name: str) -> tuple[int, int]:
+    """(line, column) where rule ``name`` is first used in a definition's
+    body, outside strings and comments; (1, 1) if nowhere."""
+    word = re.compile(rf"(?<![\w\"]){re.escape(name)}(?![\w\"])")
     for number, line in enumerate(text.split("\n"), start=1):
-        code = line.split("//")[0]
-        start = code.index(":") + 1 if skip_definitions and re.match(r"^\s*[?!]?\w+\s*(\.\d+)?\s*:", code) else 0
-        for m in re.finditer(pattern, code[start:], flags=re.MULTILINE):
-            seen += 1
-            if seen == nth:
-                return number, start + m.start() + 1
+        code = split_comment(line)[0]
+        head = _RULE_HEAD.match(code)
+        body = head.end() if head else 0
+        if m := word.search(code, body):
+            return number, m.start() + 1
     return 1, 1
+
+
+def _second_definition(text: str, name: str) -> tuple[int, int]:
+    """(line, column) of the second definition of rule ``name``; (1, 1) if none."""
+    heads = [(number, head.start(1) + 1) for number, line in enumerate(text.split("\n"), start=1)
+             if (head := _RULE_HEAD.match(split_comment(line)[0])) and head[1] == name]
+    return heads[1] if len(heads) > 1 else (1, 1)
 
 
 @dataclass(frozen=True)
@@ -469,8 +492,7 @@ def defined_rules(text: str) -> list[str]:
     """The rules a grammar defines, in order. Templates (``rule{x}: ...``)
     are left out: Lark cannot start from one, and its instances carry
     other names."""
-    return [m.group(1) for m in re.finditer(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(\{[^}]*\})?\s*:", text, re.MULTILINE)
-            if not m.group(2)]
+    return [m.group(1) for m in _RULE_HEAD.finditer(text) if not m.group(2)]
 
 
 def _as_body(sentence: str) -> str:
