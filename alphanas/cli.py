@@ -1,7 +1,7 @@
 """The ``alphanas`` command line.
 
 Each subcommand is a small function taking parsed arguments. A user's mistake
-(an :class:`~alphanas.errors.AlphanasError`) is printed without a traceback
+(an :class:`~alphanas.lang.errors.AlphanasError`) is printed without a traceback
 and ends the command with exit status 2.
 """
 
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alphanas.errors import AlphanasError, ProgramError
+from alphanas.lang.errors import AlphanasError, ProgramError
+from alphanas.zoo import load_program
 
 EXIT_USER_ERROR = 2
 
@@ -32,20 +33,6 @@ def _shape_arg(text: str) -> tuple[int, ...]:
     return dims
 
 
-def load_program(spec: str) -> Any:
-    """A program from a file path, or a zoo model as ``zoo:NAME``."""
-    from alphanas import parse_file
-
-    if spec.startswith("zoo:"):
-        from alphanas import zoo
-
-        return zoo.load(spec[4:])
-    if not Path(spec).exists():
-        hint = "give a path to a .arch file, or zoo:NAME for a seed model (see `alphanas zoo`)"
-        raise ProgramError(f"no such file: {spec}", hint=hint)
-    return parse_file(spec)
-
-
 def _human(n: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= scale:
@@ -58,7 +45,7 @@ def _human(n: float) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from alphanas import analyze
-    from alphanas.summary import check_report
+    from alphanas.lang.summary import check_report
 
     program = load_program(args.program)
     report = check_report(program, analyze(program))
@@ -95,8 +82,8 @@ def cmd_format(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from alphanas.export import export_program
-    from alphanas.inspect_cli import cmd_export_candidate, is_run_dir
+    from alphanas.runs.commands import cmd_export_candidate, is_run_dir
+    from alphanas.runs.export import export_program
 
     if is_run_dir(args.program):  # RUN_DIR --id ID [--weights W.pt]
         return cmd_export_candidate(args)
@@ -110,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from alphanas import print_program
-    from alphanas.fx_import import import_model
+    from alphanas.pytorch.fx_import import import_model
 
     result = import_model(args.model, args.input_shape, name=args.name)
     text = print_program(result.program)
@@ -145,8 +132,8 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
 def cmd_properties(args: argparse.Namespace) -> int:
     from alphanas import analyze
+    from alphanas.lang.regions import instances_of
     from alphanas.properties import api
-    from alphanas.regions import instances_of
 
     program = load_program(args.program)
     graph_name = args.block or program.model.name
@@ -205,8 +192,8 @@ def _print_search_result(result: Any) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from alphanas.config import load_config
-    from alphanas.search import run_search
+    from alphanas.search.config import load_config
+    from alphanas.search.loop import run_search
 
     config = load_config(args.config)
     if args.run_dir:
@@ -216,7 +203,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from alphanas.search import resume
+    from alphanas.search.loop import resume
 
     _print_search_result(resume(args.run_dir, progress=not args.quiet))
     return 0
@@ -305,8 +292,8 @@ def _named_shape_arg(text: str) -> tuple[str, tuple[int, ...]]:
 
 
 def cmd_space(args: argparse.Namespace) -> int:
-    from alphanas.space import ProgramSpace
-    from alphanas.space_diagnostics import (
+    from alphanas.variation.space import ProgramSpace
+    from alphanas.variation.space_diagnostics import (
         context_from_program,
         context_from_shapes,
         diagnose,
@@ -412,7 +399,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_resume)
 
-    from alphanas.inspect_cli import add_commands as add_inspect_commands
+    from alphanas.runs.commands import add_commands as add_inspect_commands
 
     add_inspect_commands(sub)  # show, diff, render, report
 

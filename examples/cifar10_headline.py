@@ -37,8 +37,8 @@ def unpack(tarball: Path, target: Path) -> None:
 
 
 def report(run_dir: Path) -> dict:
-    from alphanas.evaluate import METRICS
-    from alphanas.store import Store
+    from alphanas.evaluation.evaluator import METRICS
+    from alphanas.search.store import Store
 
     with Store.open(run_dir) as store:
         done = [c for c in store.candidates("ok")]
@@ -91,8 +91,8 @@ def main() -> int:
     if args.report:
         out = report(Path(args.report))
     else:
-        from alphanas.config import load_config
-        from alphanas.search import resume, run_search
+        from alphanas.search.config import load_config
+        from alphanas.search.loop import resume, run_search
 
         unpack(Path(args.data), ROOT / "data" / "cifar10")
         config = load_config(args.config)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import alphanas
-from alphanas.codegen import build, module_source
+from alphanas.pytorch.codegen import build, module_source
 
 HERE = Path(__file__).resolve().parent
 

@@ -134,7 +134,7 @@ def _cheapest_without_budgets(problem: Problem, tmpl: Template) -> str | None:
     solution = solve_sizes(tmpl, relaxed, random.Random(0), objective="cheapest", timeout_ms=500, exact=True)
     if not isinstance(solution, SizeSolution):
         return None
-    from alphanas.analysis import analyze
+    from alphanas.lang.analysis import analyze
 
     program = concrete_program(tmpl, relaxed, solution.values)
     total = analyze(program).total

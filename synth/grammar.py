@@ -41,9 +41,9 @@ from typing import Any, Literal
 
 import lark
 
-from alphanas.errors import AlphanasError, ParseError
-from alphanas.ir import Loc, symbols
-from alphanas.parse import parse
+from alphanas.lang.errors import AlphanasError, ParseError
+from alphanas.lang.ir import Loc, symbols
+from alphanas.lang.parse import parse
 from synth.domains import Domain
 from synth.problem import Problem
 from synth.structure import Slot, Template

@@ -31,11 +31,11 @@ from typing import Any, Literal
 
 import z3
 
-from alphanas.ir import Program
+from alphanas.lang.ir import Program
+from alphanas.lang.regions import Region
 from alphanas.ops import arith
 from alphanas.ops.spec import OpError
 from alphanas.properties.resources import SymbolicWalker, peak_memory
-from alphanas.regions import Region
 from synth.domains import Domain, default_domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
@@ -288,8 +288,8 @@ def sample_sizes(
     its domain, keep the first draw whose shapes check and fit the output and
     whose resources are within budget. The baseline that ``alphanas bench
     synth`` sets beside :func:`solve_sizes`."""
-    from alphanas.analysis import analyze
-    from alphanas.errors import AlphanasError
+    from alphanas.lang.analysis import analyze
+    from alphanas.lang.errors import AlphanasError
     from alphanas.properties.api import whole_graph_properties
     from synth.verify import concrete_program
 
@@ -325,7 +325,7 @@ def _tied_values(tmpl: Template, problem: Problem, values: Mapping[str, int], no
     tied = [s for s in tmpl.slots if s.tie is not None]
     if not tied:
         return {}
-    from alphanas.analysis import analyze
+    from alphanas.lang.analysis import analyze
     from synth.verify import concrete_program
 
     result: dict[str, int] = {}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alphanas import ops
-from alphanas.ir import Graph, Input, IntParam, Node, Sym
+from alphanas.lang.ir import Graph, Input, IntParam, Node, Sym
 from alphanas.ops.spec import CONCRETE, Attrs, OpError, Variant
 from alphanas.properties import Matrix
 from alphanas.properties.depth import KIND, States, put_state, step_states

@@ -19,8 +19,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from alphanas.canonical import program_hash
-from alphanas.ir import Program
+from alphanas.lang.canonical import program_hash
+from alphanas.lang.ir import Program
 from alphanas.properties.api import RegionProperties
 from synth.domains import Domain
 from synth.explain import Infeasible, Tally, explain, proven_infeasible

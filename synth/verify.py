@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from alphanas.analysis import Instance, analyze
-from alphanas.errors import AlphanasError
-from alphanas.ir import Graph, Input, Program, evaluate
-from alphanas.parse import parse
-from alphanas.printer import print_program
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Graph, Input, Program, evaluate
+from alphanas.lang.parse import parse
+from alphanas.lang.printer import print_program
 from alphanas.properties import depth as depth_mod
 from alphanas.properties import mixing as mixing_mod
 from alphanas.properties.api import RegionProperties, whole_graph_properties

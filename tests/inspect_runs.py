@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from alphanas.config import load_config
-from alphanas.search import run_search
+from alphanas.search.config import load_config
+from alphanas.search.loop import run_search
 
 #: a digits CNN small enough to train in a fraction of a second per epoch
 SEED_PROGRAM = """\

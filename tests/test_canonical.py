@@ -21,7 +21,7 @@ from test_hypothesis_parser import (
 )
 
 from alphanas import Graph, Program, analyze, parse
-from alphanas.canonical import graph_hash, program_hash
+from alphanas.lang.canonical import graph_hash, program_hash
 
 BASE = """\
 block unit(x, c: int) {

@@ -14,7 +14,7 @@ import torch
 
 import alphanas
 from alphanas.cli import main
-from alphanas.codegen import build, module_source
+from alphanas.pytorch.codegen import build, module_source
 
 PROGRAM = """
 # squeeze-excite and a residual block with int parameters, used twice

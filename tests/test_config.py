@@ -10,16 +10,16 @@ from typing import ClassVar
 import pytest
 
 from alphanas.cli import main
-from alphanas.config import (
+from alphanas.evaluation.evaluator import EvalContext, Evaluation, Fidelity
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Program
+from alphanas.search.config import (
     ConfigError,
     SearchConfig,
     build_evaluator,
     load_config,
     load_seed_program,
 )
-from alphanas.errors import AlphanasError
-from alphanas.evaluate import EvalContext, Evaluation, Fidelity
-from alphanas.ir import Program
 
 VALID = """\
 seed_program = "zoo:small_cnn"

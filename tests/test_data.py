@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from alphanas import data
-from alphanas.data import DataSpec, augment_batch, load, prepare_batch
-from alphanas.errors import AlphanasError
+from alphanas.evaluation import data
+from alphanas.evaluation.data import DataSpec, augment_batch, load, prepare_batch
+from alphanas.lang.errors import AlphanasError
 
 pytest.importorskip("sklearn")
 

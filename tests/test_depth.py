@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from test_hypothesis_parser import program_specs, render
 
 from alphanas import analyze, parse, zoo
+from alphanas.lang.regions import block_instances, instance_program
 from alphanas.properties.concrete_depth import UnknownNode, classify, probe_depth, trace
 from alphanas.properties.depth import Depth, distance, infer_depth, mutate, satisfies
 from alphanas.properties.depth import render as render_depth
-from alphanas.regions import block_instances, instance_program
 
 
 def depths(text: str) -> dict[tuple[str, str], int]:

@@ -11,13 +11,13 @@ from typing import ClassVar
 
 import pytest
 
-from alphanas.config import load_config
-from alphanas.errors import AlphanasError
-from alphanas.evaluate import AnalyticEvaluator, EvalContext, Evaluation, Fidelity
-from alphanas.executors import Job, ProcessExecutor, SerialExecutor, run_job
-from alphanas.ir import Program
-from alphanas.search import evaluation_seed, run_search
-from alphanas.store import Store
+from alphanas.evaluation.evaluator import AnalyticEvaluator, EvalContext, Evaluation, Fidelity
+from alphanas.evaluation.executors import Job, ProcessExecutor, SerialExecutor, run_job
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Program
+from alphanas.search.config import load_config
+from alphanas.search.loop import evaluation_seed, run_search
+from alphanas.search.store import Store
 
 
 def _program(name: str) -> str:
@@ -179,7 +179,7 @@ def test_ray_missing_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
-    from alphanas.executors import RayExecutor
+    from alphanas.evaluation.executors import RayExecutor
 
     with pytest.raises(AlphanasError, match="needs Ray") as err:
         RayExecutor(AnalyticEvaluator())
@@ -194,7 +194,7 @@ def test_ray_executor_survives_a_crash_and_a_hang() -> None:
     ray = pytest.importorskip("ray")
     import sys
 
-    from alphanas.executors import RayExecutor
+    from alphanas.evaluation.executors import RayExecutor
 
     # Ray's workers cannot import this test module: send its classes by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -14,9 +14,9 @@ import torch
 from inspect_runs import analytic_run, digits_run
 
 from alphanas.cli import main
-from alphanas.codegen import module_source
-from alphanas.data import DataSpec, load, prepare_batch
-from alphanas.inspect_run import load_run
+from alphanas.evaluation.data import DataSpec, load, prepare_batch
+from alphanas.pytorch.codegen import module_source
+from alphanas.runs.inspection import load_run
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_an_exported_front_member_reproduces_its_stored_test_accuracy(trained: P
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     model.eval()
 
-    # the test split through the same pipeline as training (alphanas.data)
+    # the test split through the same pipeline as training (alphanas.evaluation.data)
     spec = DataSpec(**run.setting("evaluator", "options", "data"))
     splits = load(spec)
     correct = 0

@@ -14,11 +14,12 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from alphanas import analyze, fx_import, parse, print_program
+from alphanas import analyze, parse, print_program
 from alphanas.cli import main
-from alphanas.codegen import build
-from alphanas.errors import ImportFailure
-from alphanas.fx_import import ImportResult, import_model
+from alphanas.lang.errors import ImportFailure
+from alphanas.pytorch import fx_import
+from alphanas.pytorch.codegen import build
+from alphanas.pytorch.fx_import import ImportResult, import_model
 
 
 @functools.cache

@@ -40,7 +40,7 @@ from alphanas import (
     parse,
     print_program,
 )
-from alphanas.canonical import program_hash
+from alphanas.lang.canonical import program_hash
 
 # -- a description of a valid program -------------------------------------------------
 

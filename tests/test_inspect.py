@@ -13,11 +13,11 @@ from inspect_runs import SEED_PROGRAM, analytic_run, digits_run
 
 from alphanas import parse
 from alphanas.cli import main
-from alphanas.diff import compare_programs, diff_candidates, marked_columns, render_diff
-from alphanas.errors import AlphanasError
-from alphanas.inspect_run import load_run, reason_pattern
-from alphanas.pareto import Objective, ReferenceBox, hypervolume
-from alphanas.store import Candidate, Store
+from alphanas.evaluation.pareto import Objective, ReferenceBox, hypervolume
+from alphanas.lang.errors import AlphanasError
+from alphanas.runs.diff import compare_programs, diff_candidates, marked_columns, render_diff
+from alphanas.runs.inspection import load_run, reason_pattern
+from alphanas.search.store import Candidate, Store
 
 
 @pytest.fixture(scope="session")

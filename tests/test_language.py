@@ -10,7 +10,7 @@ import pytest
 
 from alphanas import Program, analyze, parse, print_program
 from alphanas.cli import main
-from alphanas.ir import Arith, Sym
+from alphanas.lang.ir import Arith, Sym
 
 # -- round trips ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import alphanas
 from alphanas import ops
-from alphanas.errors import ShapeError
+from alphanas.lang.errors import ShapeError
 from alphanas.properties import Level, Matrix
 from alphanas.properties.concrete import probe_mixing
 from alphanas.properties.mixing import (

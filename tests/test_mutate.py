@@ -9,16 +9,16 @@ import pytest
 import torch
 
 from alphanas import analyze, parse, print_program, zoo
-from alphanas.canonical import program_hash
-from alphanas.codegen import build
-from alphanas.mutate import (
+from alphanas.lang.canonical import program_hash
+from alphanas.pytorch.codegen import build
+from alphanas.variation.base import Variation, VariationFailed
+from alphanas.variation.property_mutation import (
     MutationSettings,
     PropertyMutation,
     delete_block,
     duplicate_block,
     propose,
 )
-from alphanas.variation import Variation, VariationFailed
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_vit_children_run() -> None:
 
 
 def test_random_sampler_keeps_shapes(resnet) -> None:
-    from alphanas.sampling import RandomSampler
+    from alphanas.variation.sampling import RandomSampler
 
     sampler = RandomSampler(max_ops=6)
     for seed in range(3):

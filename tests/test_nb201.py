@@ -17,8 +17,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from alphanas import analyze, parse, print_program
-from alphanas.codegen import build
-from alphanas.nb201 import (
+from alphanas.benchmarks.nb201 import (
     CELL_GRAMMAR,
     DEFAULT_ARCH,
     OPS,
@@ -31,7 +30,8 @@ from alphanas.nb201 import (
     network,
     network_text,
 )
-from alphanas.printer import print_graph
+from alphanas.lang.printer import print_graph
+from alphanas.pytorch.codegen import build
 
 torch.set_num_threads(1)
 

@@ -19,8 +19,8 @@ from alphanas.bench.nb201_study import (
     spearman,
     study,
 )
-from alphanas.errors import AlphanasError
-from alphanas.table_evaluator import TableError, load_table
+from alphanas.evaluation.table import TableError, load_table
+from alphanas.lang.errors import AlphanasError
 
 EXCERPT = Path(__file__).parent / "data" / "nb201_excerpt.csv"
 ALL_3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

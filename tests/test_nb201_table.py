@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from alphanas import analyze, parse
-from alphanas.config import ConfigError, build_evaluator, load_config, load_seed_program
-from alphanas.evaluate import EvalContext, Fidelity, analytic_metrics, metric_direction
-from alphanas.nb201 import DEFAULT_ARCH, SEED, network, network_text
-from alphanas.pareto import Objective, ReferenceBox, hypervolume, pareto_front
-from alphanas.table_evaluator import (
+from alphanas.benchmarks.nb201 import DEFAULT_ARCH, SEED, network, network_text
+from alphanas.evaluation.evaluator import EvalContext, Fidelity, analytic_metrics, metric_direction
+from alphanas.evaluation.pareto import Objective, ReferenceBox, hypervolume, pareto_front
+from alphanas.evaluation.table import (
     TableError,
     TableEvaluator,
     load_table,
     metric_columns,
     true_front,
 )
+from alphanas.search.config import ConfigError, build_evaluator, load_config, load_seed_program
 
 EXCERPT = Path(__file__).parent / "data" / "nb201_excerpt.csv"
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"

@@ -24,11 +24,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import alphanas
 from alphanas import ops
-from alphanas.analysis import Instance
-from alphanas.codegen import build, module_source
-from alphanas.ir import Node
+from alphanas.lang.analysis import Instance
+from alphanas.lang.ir import Node
 from alphanas.ops import CONCRETE, Attrs, Check
 from alphanas.ops.modules import LearnedTensor, StochasticDepth
+from alphanas.pytorch.codegen import build, module_source
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alphanas.pareto import (
+from alphanas.evaluation.pareto import (
     Objective,
     ReferenceBox,
     dominates,

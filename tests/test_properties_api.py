@@ -10,11 +10,11 @@ import pytest
 
 from alphanas import analyze, parse, zoo
 from alphanas.cli import main
-from alphanas.errors import ProgramError
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.regions import block_instances, instances_of, make_region, region_by_range
 from alphanas.properties import Level, api
 from alphanas.properties import shape as shape_mod
 from alphanas.properties.shape import Shapes, infer_shapes
-from alphanas.regions import block_instances, instances_of, make_region, region_by_range
 
 # a region whose two outputs read different inputs: output n2 needs only b,
 # the second region input, so its pair must land on input position 1

@@ -10,11 +10,11 @@ import torch
 from conftest import TINY_RESNET
 
 from alphanas import analyze, parse, print_program, zoo
-from alphanas.canonical import program_hash
-from alphanas.codegen import build
-from alphanas.ir import Program
-from alphanas.random_edit import EDITS, RandomEdit
-from alphanas.variation import Variation, VariationFailed
+from alphanas.lang.canonical import program_hash
+from alphanas.lang.ir import Program
+from alphanas.pytorch.codegen import build
+from alphanas.variation.base import Variation, VariationFailed
+from alphanas.variation.random_edit import EDITS, RandomEdit
 
 
 def _programs() -> dict[str, Program]:

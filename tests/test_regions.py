@@ -7,8 +7,8 @@ import random
 import pytest
 
 from alphanas import analyze, parse, print_program, zoo
-from alphanas.errors import ProgramError
-from alphanas.regions import (
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.regions import (
     Region,
     convex_closure,
     enumerate_regions,

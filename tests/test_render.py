@@ -10,11 +10,11 @@ import pytest
 from inspect_runs import digits_run
 
 from alphanas import analyze, ops, parse
-from alphanas.analysis import Instance
 from alphanas.cli import main
-from alphanas.diff import diff_candidates
-from alphanas.inspect_run import load_run
-from alphanas.render import HIGHLIGHT, KINDS, Polygon, flatten, layout, node_kind, to_svg
+from alphanas.lang.analysis import Instance
+from alphanas.runs.diff import diff_candidates
+from alphanas.runs.inspection import load_run
+from alphanas.runs.render import HIGHLIGHT, KINDS, Polygon, flatten, layout, node_kind, to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

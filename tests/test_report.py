@@ -22,8 +22,8 @@ import pytest
 from inspect_runs import digits_run
 
 from alphanas.cli import main
-from alphanas.inspect_run import load_run
-from alphanas.report import FRONT, SEED, Scale, nice_ticks
+from alphanas.runs.inspection import load_run
+from alphanas.runs.report import FRONT, SEED, Scale, nice_ticks
 
 TESTS = Path(__file__).resolve().parent
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)

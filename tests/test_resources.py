@@ -8,8 +8,8 @@ import pytest
 import z3
 
 from alphanas import analyze, parse, zoo
+from alphanas.lang.regions import grow_region, instances_of, make_region
 from alphanas.properties.resources import Resources, region_resources, symbolic_resources
-from alphanas.regions import grow_region, instances_of, make_region
 
 CBR = """\
 model cbr(x: [3, 32, 32]) {

@@ -19,15 +19,21 @@ from typing import Any, ClassVar
 import pytest
 
 from alphanas.cli import main
-from alphanas.config import load_config
-from alphanas.errors import AlphanasError
-from alphanas.evaluate import AnalyticEvaluator, EvalContext, Evaluation, Fidelity, failed
-from alphanas.ir import Program
-from alphanas.pareto import Objective, dominates
-from alphanas.random_edit import RandomEdit
-from alphanas.search import evaluation_seed, resume, run_search
-from alphanas.store import DB_NAME, Store
-from alphanas.variation import Child, VariationFailed
+from alphanas.evaluation.evaluator import (
+    AnalyticEvaluator,
+    EvalContext,
+    Evaluation,
+    Fidelity,
+    failed,
+)
+from alphanas.evaluation.pareto import Objective, dominates
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Program
+from alphanas.search.config import load_config
+from alphanas.search.loop import evaluation_seed, resume, run_search
+from alphanas.search.store import DB_NAME, Store
+from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.random_edit import RandomEdit
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -170,8 +176,8 @@ def _run_in_subprocess(config: Path, exit_at: str | None = None) -> subprocess.P
         env["ALPHANAS_TEST_EXIT"] = exit_at
     script = (
         "import os, sys\n"
-        "from alphanas.config import load_config\n"
-        "from alphanas.search import run_search\n"
+        "from alphanas.search.config import load_config\n"
+        "from alphanas.search.loop import run_search\n"
         "point = os.environ.get('ALPHANAS_TEST_EXIT', '')\n"
         "def hook(c):\n"
         "    if point == f'finish:{c.id}':\n"
@@ -408,7 +414,7 @@ def test_the_variation_is_told_what_each_parent_was_drawn_for(tmp_path: Path, se
 
 @pytest.mark.slow
 def test_a_property_guided_search_runs(tmp_path: Path) -> None:
-    pytest.importorskip("alphanas.mutate")
+    pytest.importorskip("alphanas.variation.property_mutation")
     path = _config(tmp_path, "run", children=3, variation="alphanas", evaluator="analytic")
     result = run_search(load_config(path), progress=False)
     assert result.stopped == "budget" and result.children == 3
@@ -418,7 +424,7 @@ def test_a_kept_child_is_what_its_text_parses_to() -> None:
     """The loop reuses a child's parsed program instead of parsing its text
     again; that is exact, locations included."""
     from alphanas import parse, print_program, zoo
-    from alphanas.search import _relabel
+    from alphanas.search.loop import _relabel
 
     program = zoo.load("small_cnn", width=8)
     for k in range(10):

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from alphanas.pareto import Objective, ReferenceBox, pareto_front
-from alphanas.selection import NSGA2, Aging, ParetoWeighted, make_selection
-from alphanas.store import Candidate
+from alphanas.evaluation.pareto import Objective, ReferenceBox, pareto_front
+from alphanas.search.selection import NSGA2, Aging, ParetoWeighted, make_selection
+from alphanas.search.store import Candidate
 
 OBJS = (Objective("accuracy", "max"), Objective("params", "min"))
 BOX = ReferenceBox(OBJS, (1.0, 0.0), (0.0, 1000.0))

@@ -1,4 +1,4 @@
-"""Space grammars over whole programs (alphanas.space): membership, the
+"""Space grammars over whole programs (alphanas.variation.space): membership, the
 derivation's fragments, the three mutation modes staying inside the space,
 exact counts, and the `alphanas space` diagnostics."""
 
@@ -12,16 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alphanas.analysis import analyze
-from alphanas.canonical import program_hash
 from alphanas.cli import main
-from alphanas.parse import parse
-from alphanas.printer import print_program
+from alphanas.lang.analysis import analyze
+from alphanas.lang.canonical import program_hash
+from alphanas.lang.parse import parse
+from alphanas.lang.printer import print_program
+from alphanas.lang.regions import instances_of
 from alphanas.properties import api as props_api
-from alphanas.regions import instances_of
-from alphanas.space import ProgramSpace, SpaceMutation, squeezed_grammar
-from alphanas.space_diagnostics import context_from_program, diagnose
-from alphanas.variation import VariationFailed
+from alphanas.variation.base import VariationFailed
+from alphanas.variation.space import ProgramSpace, SpaceMutation, squeezed_grammar
+from alphanas.variation.space_diagnostics import context_from_program, diagnose
 from synth.grammar import SpaceError
 
 # A model-body space for 8×8 digits: one to three units, each a conv unit,
@@ -253,9 +253,9 @@ def test_space_cli_reports_size_and_samples(tmp_path: Path, capsys: pytest.Captu
 def _search_in_space(tmp_path: Path, grammar: str, seed: str, space: str, population: int) -> list[Any]:
     """Every candidate of an 8-child αNAS search (NSGA-II, analytic
     objectives) in the space ``space`` (the TOML of ``[space]`` but the grammar)."""
-    from alphanas.config import load_config
-    from alphanas.search import run_search
-    from alphanas.store import Store
+    from alphanas.search.config import load_config
+    from alphanas.search.loop import run_search
+    from alphanas.search.store import Store
 
     (tmp_path / "space.lark").write_text(grammar)
     (tmp_path / "seed.arch").write_text(seed)
@@ -278,7 +278,7 @@ def test_search_in_a_space_keeps_every_child_inside(tmp_path: Path) -> None:
 
 
 def test_a_seed_outside_the_space_is_a_config_error(tmp_path: Path) -> None:
-    from alphanas.config import ConfigError, load_config, load_seed_program
+    from alphanas.search.config import ConfigError, load_config, load_seed_program
 
     (tmp_path / "tiny.lark").write_text(GRAMMAR)
     (tmp_path / "tiny.arch").write_text(SEED.replace("maxpool(h, 2)", "avgpool(h, 2)"))
@@ -366,7 +366,7 @@ def test_dropping_mixing_pairs_from_the_target_lets_guided_mutation_reach_cheape
     # mixing targets are lower bounds: relaxing entries one by one keeps a
     # convolution's channel mixing asked for, so no child loses a convolution;
     # αNAS's published mutation deletes whole (input, output) pairings instead
-    from alphanas.mutate import MutationSettings
+    from alphanas.variation.property_mutation import MutationSettings
 
     def convs(program: Any) -> int:
         return cell_space.derive(program).text.count("conv2d")  # the rest of the program is the parent's
@@ -392,7 +392,7 @@ ALL_CONV3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|
 
 
 def _nb201_space() -> ProgramSpace:
-    from alphanas import nb201
+    from alphanas.benchmarks import nb201
 
     return ProgramSpace.load(nb201.CELL_GRAMMAR, "cell", nb201.CELL_BLOCK)
 
@@ -400,8 +400,8 @@ def _nb201_space() -> ProgramSpace:
 def test_the_property_order_layers_the_nb201_edges_from_none_to_the_3x3_convolution() -> None:
     """What "tightest" means on NAS-Bench-201's five edges: the property
     order alone, with no cost model, ranks them as their cost does."""
-    from alphanas import nb201
-    from alphanas.space import _property_layers
+    from alphanas.benchmarks import nb201
+    from alphanas.variation.space import _property_layers
     from synth import Problem
 
     space = _nb201_space()
@@ -423,8 +423,8 @@ def test_tight_guided_children_follow_a_relaxed_target_down_to_cheaper_cells() -
     target. With every mixing pair dropped and the depth moved, taking any
     derivation that meets the target rarely gives an edge nothing (`none`);
     taking the tightest gives it whenever the depth went down far enough."""
-    from alphanas import nb201
-    from alphanas.mutate import MutationSettings
+    from alphanas.benchmarks import nb201
+    from alphanas.variation.property_mutation import MutationSettings
 
     space = _nb201_space()
     parent = parse(nb201.network_text(ALL_CONV3X3))
@@ -450,8 +450,8 @@ def test_a_parent_drawn_for_accuracy_gets_its_own_tightness() -> None:
     """``p_tight_first_objective`` replaces ``p_tight`` for a parent drawn
     for the first objective alone, and only for it: each aim's children
     equal, draw for draw, those of a mutation with that tightness."""
-    from alphanas import nb201
-    from alphanas.mutate import MutationSettings
+    from alphanas.benchmarks import nb201
+    from alphanas.variation.property_mutation import MutationSettings
 
     space = _nb201_space()
     parent = parse(nb201.network_text(ALL_CONV3X3))

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from alphanas.analysis import analyze
-from alphanas.canonical import program_hash
-from alphanas.ir import Program
-from alphanas.parse import parse
-from alphanas.printer import print_program
-from alphanas.space import ProgramSpace, SpaceMutation
-from alphanas.variation import Child, VariationFailed
+from alphanas.lang.analysis import analyze
+from alphanas.lang.canonical import program_hash
+from alphanas.lang.ir import Program
+from alphanas.lang.parse import parse
+from alphanas.lang.printer import print_program
+from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.space import ProgramSpace, SpaceMutation
 
 SPACES_DIR = Path(__file__).resolve().parent.parent / "grammars" / "spaces"
 
@@ -142,7 +142,7 @@ def test_seed_and_a_sample_run_in_torch(case: Case, loaded) -> None:
     """The seeds are for digits: they and a sample build and give [batch, 10]."""
     import torch
 
-    from alphanas.codegen import build
+    from alphanas.pytorch.codegen import build
 
     space, seed = loaded[case.id]
     (sample,) = _children(space, seed, "sample", want=1, tries=3)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from alphanas.errors import AlphanasError
-from alphanas.store import DB_NAME, Candidate, Store
+from alphanas.lang.errors import AlphanasError
+from alphanas.search.store import DB_NAME, Candidate, Store
 
 
 def _candidate(i: int, **kw: object) -> Candidate:

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from alphanas import analyze, parse
 from alphanas.bench.agreement import random_program
-from alphanas.codegen import build
-from alphanas.mutate import MutationSettings, propose
 from alphanas.properties import mixing as mixing_mod
 from alphanas.properties.api import whole_graph_properties
 from alphanas.properties.concrete_depth import probe_depth
 from alphanas.properties.depth import Depth
-from alphanas.variation import VariationFailed
+from alphanas.pytorch.codegen import build
+from alphanas.variation.base import VariationFailed
+from alphanas.variation.property_mutation import MutationSettings, propose
 from synth import Budgets, CoreSpace, Problem, synthesize
 from synth.grammar import GrammarSpace, SpaceError
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from inspect_runs import ANALYTIC, make_run
 
-from alphanas.config import ConfigError, load_config
-from alphanas.search import resume
-from alphanas.tensorboard_log import LOG_DIR
+from alphanas.search.config import ConfigError, load_config
+from alphanas.search.loop import resume
+from alphanas.search.tensorboard_log import LOG_DIR
 
 
 def _config(tmp_path: Path, extra: str, children: int = 6) -> Path:

@@ -12,12 +12,10 @@ from inspect_runs import SEED_PROGRAM as DIGITS_CNN
 from torch import nn
 
 import alphanas
-from alphanas import metrics
-from alphanas.codegen import build
-from alphanas.data import DataSpec
-from alphanas.errors import AlphanasError
-from alphanas.evaluate import Fidelity
-from alphanas.train import (
+from alphanas.evaluation import metrics
+from alphanas.evaluation.data import DataSpec
+from alphanas.evaluation.evaluator import Fidelity
+from alphanas.evaluation.train import (
     NonFiniteLoss,
     OutOfMemory,
     TimeLimitExceeded,
@@ -27,7 +25,9 @@ from alphanas.train import (
     score,
     train,
 )
-from alphanas.training_evaluator import cached_splits
+from alphanas.evaluation.training import cached_splits
+from alphanas.lang.errors import AlphanasError
+from alphanas.pytorch.codegen import build
 
 pytest.importorskip("sklearn")
 

@@ -12,17 +12,17 @@ import torch
 from torch import nn
 
 import alphanas
-from alphanas import codegen
-from alphanas.data import DataSpec
-from alphanas.evaluate import METRICS, EvalContext, Evaluator, Fidelity
-from alphanas.train import TrainConfig, TrainState, score
-from alphanas.training_evaluator import (
+from alphanas.evaluation.data import DataSpec
+from alphanas.evaluation.evaluator import METRICS, EvalContext, Evaluator, Fidelity
+from alphanas.evaluation.train import TrainConfig, TrainState, score
+from alphanas.evaluation.training import (
     STATE_FILE,
     TrainingEvaluator,
     cached_splits,
     inherit_weights,
     successive_halving,
 )
+from alphanas.pytorch import codegen
 
 pytest.importorskip("sklearn")
 
@@ -229,7 +229,7 @@ def test_successive_halving_promotes_by_accuracy_and_never_a_failure(tmp_path: P
             self.calls: list[tuple[str, int]] = []
 
         def evaluate(self, program, fidelity, context):
-            from alphanas.evaluate import Evaluation, failed
+            from alphanas.evaluation.evaluator import Evaluation, failed
 
             name = program.model.name
             self.calls.append((name, fidelity.rung))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from alphanas.config import SearchConfig, load_config, tomllib
-from alphanas.parse import parse
-from alphanas.search import run_search
-from alphanas.space import ProgramSpace
-from alphanas.store import Store
+from alphanas.lang.parse import parse
+from alphanas.search.config import SearchConfig, load_config, tomllib
+from alphanas.search.loop import run_search
+from alphanas.search.store import Store
+from alphanas.variation.space import ProgramSpace
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOML = EXAMPLES / "tiny_space_search.toml"

@@ -11,12 +11,12 @@ import torch
 
 from alphanas import analyze, ops, parse
 from alphanas.cli import main
-from alphanas.codegen import build, module_source
 from alphanas.properties import Level
 from alphanas.properties.concrete import probe_mixing
 from alphanas.properties.concrete_depth import probe_depth
 from alphanas.properties.depth import infer_depth
 from alphanas.properties.mixing import infer_mixing
+from alphanas.pytorch.codegen import build, module_source
 
 torch.set_num_threads(1)
 

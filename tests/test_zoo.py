@@ -19,10 +19,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from alphanas import ProgramError, analyze, parse, print_program, zoo
-from alphanas.analysis import Instance
 from alphanas.cli import main as cli_main
-from alphanas.codegen import build
-from alphanas.ir import Program
+from alphanas.lang.analysis import Instance
+from alphanas.lang.ir import Program
+from alphanas.pytorch.codegen import build
 
 #: Zoo models that are torchvision models exactly, under the same name.
 TORCHVISION = ["resnet18", "resnet34", "resnet50", "mobilenet_v2"]

@@ -20,8 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.vision_transformer import VisionTransformer
 
 from alphanas import analyze, zoo
-from alphanas.analysis import Instance
-from alphanas.codegen import build
+from alphanas.lang.analysis import Instance
+from alphanas.pytorch.codegen import build
 
 #: zoo name -> (hidden_dim, num_heads, mlp_dim); every one has 12 layers
 SIZES = {"vit_tiny": (192, 3, 768), "vit_small": (384, 6, 1536), "vit_base": (768, 12, 3072)}

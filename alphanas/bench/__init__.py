@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alphanas.errors import ProgramError
+from alphanas.lang.errors import ProgramError
 
 __all__ = [
     "BENCHMARKS",
@@ -71,14 +71,14 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "synth",
-            "alphanas.bench.synth:run_synth",
+            "alphanas.bench.synthesis:run_synth",
             "the synthesizer on self and mutated problems from random regions of resnet18, resnet50, "
             "mobilenet_v2 and vit_tiny, with Z3 and with sample-and-filter (targets: self >= 99%, median "
             "<= 50 ms, p95 <= 1 s)",
         ),
         Benchmark(
             "search",
-            "alphanas.bench.search:run_search",
+            "alphanas.bench.search_engine:run_search",
             "search engine: validity of children (re-parse, shape-check, build, forward) per strategy, and "
             "children per second with a zero-cost evaluator",
         ),
@@ -90,7 +90,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark(
             "training",
             "alphanas.bench.training:run_training",
-            "training throughput of resnet18_cifar through alphanas.train vs a plain PyTorch loop on the same "
+            "training throughput of resnet18_cifar through alphanas.evaluation.train vs a plain PyTorch loop on the same "
             "module (target: ratio >= 0.95)",
         ),
         Benchmark(

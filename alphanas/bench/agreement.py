@@ -2,12 +2,12 @@
 random regions.
 
 ``alphanas bench agreement`` draws regions as αNAS's mutations do
-(:func:`alphanas.regions.grow_region`) from the model body and every
+(:func:`alphanas.lang.regions.grow_region`) from the model body and every
 distinct block instance of every zoo model (:data:`ZOO_FAMILIES`: convnets
 at a quarter width and 64×64, ViTs with 32-pixel patches) and from random
 programs (shape-keeping op DAGs on images or token sequences,
 with and without a block), extracts each region as one program per output
-(:func:`alphanas.regions.extract`), and compares
+(:func:`alphanas.lang.regions.extract`), and compares
 
 - depth: :func:`~alphanas.properties.depth.infer_depth` against
   :func:`~alphanas.properties.concrete_depth.probe_depth`, pair by pair:
@@ -32,11 +32,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from alphanas.analysis import Instance, analyze
 from alphanas.bench import write_json
-from alphanas.errors import ProgramError
-from alphanas.ir import Program
-from alphanas.parse import parse
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.ir import Program
+from alphanas.lang.parse import parse
+from alphanas.lang.regions import Region, block_instances, extract, grow_region
 from alphanas.properties import axis_names
 from alphanas.properties.concrete import probe_mixing
 from alphanas.properties.concrete_depth import probe_depth
@@ -44,7 +45,6 @@ from alphanas.properties.depth import Depth, infer_depth
 from alphanas.properties.depth import combine as combine_depth
 from alphanas.properties.mixing import Mixing, infer_mixing
 from alphanas.properties.mixing import combine as combine_mixing
-from alphanas.regions import Region, block_instances, extract, grow_region
 
 __all__ = ["FAMILIES", "RegionResult", "agreement", "random_program", "run_agreement", "sources"]
 

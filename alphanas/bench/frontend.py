@@ -5,7 +5,7 @@ runs on every candidate: parsing, analysis (shape inference and costs), both
 together, printing, canonical hashing and PyTorch code generation. The
 issue's target: ResNet-50 parse + analyze at most 20 ms median.
 
-``alphanas bench import`` times ``alphanas.fx_import.import_model`` on a
+``alphanas bench import`` times ``alphanas.pytorch.fx_import.import_model`` on a
 torchvision model (ResNet-50 by default); the target is at most 2 s median.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from alphanas.bench import Timing, print_table, time_call, write_json
-from alphanas.errors import ProgramError
-from alphanas.ir import Program
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.ir import Program
 
 #: The stages timed per model, in table order.
 STAGES = ("parse", "analyze", "parse+analyze", "print", "hash", "codegen")
@@ -45,8 +45,8 @@ def stage_functions(name: str, text: str) -> tuple[Program, dict[str, Callable[[
     """The program of a text, and what each stage runs for it (inputs
     prepared outside the timed call, so each stage times only itself)."""
     from alphanas import analyze, parse, print_program
-    from alphanas.canonical import program_hash
-    from alphanas.codegen import module_source
+    from alphanas.lang.canonical import program_hash
+    from alphanas.pytorch.codegen import module_source
 
     file = f"zoo:{name}"
     program = parse(text, file)
@@ -145,9 +145,9 @@ def run_import(argv: list[str]) -> int:
         parser.error(f"--input-shape {args.input_shape!r} is not a shape like 3,224,224")
 
     try:
-        from alphanas.fx_import import import_model
+        from alphanas.pytorch.fx_import import import_model
     except ImportError as err:
-        raise ProgramError(f"the import benchmark needs alphanas.fx_import: {err}") from None
+        raise ProgramError(f"the import benchmark needs alphanas.pytorch.fx_import: {err}") from None
 
     # the first call also imports torchvision's code and warms caches
     start = time.perf_counter()

@@ -1,9 +1,9 @@
 """Search strategies on NAS-Bench-201: ``alphanas bench nb201``.
 
-Every strategy is a real search (:func:`alphanas.search.run_search`) in the
+Every strategy is a real search (:func:`alphanas.search.loop.run_search`) in the
 NAS-Bench-201 cell space (``grammars/spaces/nb201_cell.lark``, the body of
 block ``cell`` of ``grammars/spaces/nb201.arch``), scored by the table
-evaluator (:class:`alphanas.table_evaluator.TableEvaluator`) on two
+evaluator (:class:`alphanas.evaluation.table.TableEvaluator`) on two
 objectives: an accuracy column (maximised) and a latency column
 (minimised). A run's budget is its number of queries: evaluations made,
 the seed's included. The engine never evaluates a cell twice (a child equal
@@ -23,7 +23,7 @@ Strategies (variation × selection, each the engine's own):
   property-guided mutation (αNAS) with each selection.
 
 ``--variation-option KEY=VALUE`` gives every strategy's variation a
-mutation setting (:class:`alphanas.mutate.MutationSettings`), as a search
+mutation setting (:class:`alphanas.variation.property_mutation.MutationSettings`), as a search
 config's ``[strategy] variation_options`` would; the property settings
 (``p_drop``, ``p_mixing``, ``p_lift``, ``p_depth``, ``depth_delta``,
 ``p_tight``, ``p_tight_first_objective``) are read by property-guided
@@ -107,11 +107,11 @@ def seed_arch(table: Any, seed: int) -> str:
 
 def run_one(job: Job) -> Trajectory:
     """One search, in a temporary run folder."""
-    from alphanas import nb201
-    from alphanas.config import SearchConfig
-    from alphanas.search import run_search
-    from alphanas.store import Store
-    from alphanas.table_evaluator import load_table
+    from alphanas.benchmarks import nb201
+    from alphanas.evaluation.table import load_table
+    from alphanas.search.config import SearchConfig
+    from alphanas.search.loop import run_search
+    from alphanas.search.store import Store
 
     table = load_table(job.table)
     variation, selection = STRATEGIES[job.strategy]
@@ -154,7 +154,7 @@ def best_so_far(points: Sequence[tuple[float, float]], budget: int) -> float:
 
 
 def hv_ratio(points: Sequence[tuple[float, float]], budget: int, box: Any, true_hv: float) -> float:
-    from alphanas.pareto import hypervolume
+    from alphanas.evaluation.pareto import hypervolume
 
     return hypervolume(points[:budget], box) / true_hv
 
@@ -254,32 +254,32 @@ def _option(parser: argparse.ArgumentParser, text: str, flag: str, known: Sequen
 
 
 def variation_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
-    """A ``--variation-option``: a field of :class:`alphanas.mutate.MutationSettings`."""
+    """A ``--variation-option``: a field of :class:`alphanas.variation.property_mutation.MutationSettings`."""
     from dataclasses import fields
 
-    from alphanas.mutate import MutationSettings
+    from alphanas.variation.property_mutation import MutationSettings
 
     return _option(parser, text, "--variation-option", sorted(f.name for f in fields(MutationSettings)))
 
 
 def selection_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
     """A ``--selection-option``: an option of at least one selection."""
-    from alphanas.selection import SELECTIONS
+    from alphanas.search.selection import SELECTIONS
 
     return _option(parser, text, "--selection-option", sorted({k for keys in SELECTIONS.values() for k in keys}))
 
 
 def options_for(strategy: str, options: Sequence[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
     """The selection options that the strategy's selection takes."""
-    from alphanas.selection import SELECTIONS
+    from alphanas.search.selection import SELECTIONS
 
     takes = SELECTIONS[STRATEGIES[strategy][1]]
     return tuple((k, v) for k, v in options if k in takes)
 
 
 def run_nb201(argv: Sequence[str]) -> int:
-    from alphanas.pareto import Objective, ReferenceBox
-    from alphanas.table_evaluator import load_table, true_front
+    from alphanas.evaluation.pareto import Objective, ReferenceBox
+    from alphanas.evaluation.table import load_table, true_front
 
     p = argparse.ArgumentParser(prog="alphanas bench nb201", description=__doc__.split("\n\n")[0])
     p.add_argument("--table", default=DEFAULT_TABLE, help=f"the NAS-Bench-201 CSV (default {DEFAULT_TABLE})")

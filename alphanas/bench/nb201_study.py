@@ -50,7 +50,7 @@ import numpy as np
 
 from alphanas.bench import environment, print_table
 from alphanas.bench.frontend import _positive
-from alphanas.errors import AlphanasError
+from alphanas.lang.errors import AlphanasError
 
 DEFAULT_TABLE = "../shared/data/nb201/nb201.csv"
 DEFAULT_OUT = "docs/results/nb201_study"
@@ -84,7 +84,7 @@ def cell_region_properties(arch: str) -> Any:
     block of ``arch``, at 16 channels on 32×32 inputs (its first instance in
     NAS-Bench-201's network), memoised by arch string."""
     from alphanas import analyze, parse
-    from alphanas.nb201 import cell_body
+    from alphanas.benchmarks.nb201 import cell_body
     from alphanas.properties.api import whole_graph_properties
 
     body = "".join(f"  {line}\n" for line in cell_body(arch).split("\n"))
@@ -261,8 +261,8 @@ def run_study(argv: list[str]) -> int:
 
 def study(table_path: str, cells: int, seed: int, metric: str) -> dict[str, Any]:
     """The whole study as JSON-able data."""
+    from alphanas.evaluation.table import TableError, load_table
     from alphanas.properties.api import distance as api_distance
-    from alphanas.table_evaluator import TableError, load_table
 
     if cells < 2 or cells > MAX_CELLS:
         raise AlphanasError(f"--cells {cells}: compare between 2 and {MAX_CELLS} cells",

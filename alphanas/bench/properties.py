@@ -28,8 +28,8 @@ DEFAULT_MODELS = ("resnet50", "vit_small")
 def _workload(name: str) -> tuple[int, Any]:
     """The number of graphs and a function computing all their properties."""
     from alphanas import analyze, zoo
+    from alphanas.lang.regions import block_instances
     from alphanas.properties.api import whole_graph_properties
-    from alphanas.regions import block_instances
 
     program = zoo.load(name)
     root = analyze(program)

@@ -2,7 +2,7 @@
 
 ``alphanas bench training`` trains ResNet-18 with the CIFAR stem
 (``zoo:resnet18_cifar`` at ``--width``) on random 32×32 uint8 images, once
-through :func:`alphanas.train.train` and once through the plainest PyTorch
+through :func:`alphanas.evaluation.train.train` and once through the plainest PyTorch
 loop that does the same work: the *same* built module reset to the same
 initial weights, the same batches cut from the same uint8 tensor and
 normalised the same way, the same SGD optimizer, batch size and number of
@@ -39,7 +39,7 @@ def random_splits(batch: int, steps: int, seed: int = 0) -> Any:
     """``batch * steps`` random uint8 images (one epoch is the run) with
     random labels, and two-image validation and test splits so that the
     final scoring costs next to nothing."""
-    from alphanas.data import Split, Splits
+    from alphanas.evaluation.data import Split, Splits
 
     g = torch.Generator().manual_seed(seed)
     n = batch * steps
@@ -85,12 +85,12 @@ def plain_loop(model: nn.Module, splits: Any, batch: int, steps: int, lr: float,
 
 def run_training(argv: list[str]) -> int:
     from alphanas import zoo
-    from alphanas.codegen import build
-    from alphanas.train import TrainConfig, resolve_device, set_threads, train
+    from alphanas.evaluation.train import TrainConfig, resolve_device, set_threads, train
+    from alphanas.pytorch.codegen import build
 
     parser = argparse.ArgumentParser(
         prog="alphanas bench training",
-        description="Training throughput (images/s) of resnet18_cifar through alphanas.train vs a plain PyTorch loop.",
+        description="Training throughput (images/s) of resnet18_cifar through alphanas.evaluation.train vs a plain PyTorch loop.",
     )
     parser.add_argument("--width", type=_positive, default=16, help="resnet18_cifar width (default 16)")
     parser.add_argument("--batch", type=_positive, default=128, help="batch size (default 128)")
@@ -146,8 +146,8 @@ def run_training(argv: list[str]) -> int:
     t_plain, t_ours, t_loop = Timing(tuple(plain)), Timing(tuple(ours)), Timing(tuple(loop_seconds))
     rows = [
         ["plain PyTorch loop", images / t_plain.median, t_plain.median, t_plain.min],
-        ["alphanas.train.train (whole call)", images / t_ours.median, t_ours.median, t_ours.min],
-        ["alphanas.train.train (step loop only)", images / t_loop.median, t_loop.median, t_loop.min],
+        ["alphanas.evaluation.train.train (whole call)", images / t_ours.median, t_ours.median, t_ours.min],
+        ["alphanas.evaluation.train.train (step loop only)", images / t_loop.median, t_loop.median, t_loop.min],
     ]
     ratio = t_plain.median / t_ours.median  # throughput ratio: images/s alphanas over images/s plain
     ratio_min = t_plain.min / t_ours.min

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alphanas.ops import arith, mixrules
+from alphanas.ops.levels import Matrix
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Num, Op, Shape, Variant, param
-from alphanas.properties import Matrix
 
 
 def window_out(

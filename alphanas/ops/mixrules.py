@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from alphanas.properties import Level, Matrix
+from alphanas.ops.levels import Level, Matrix
 
 #: per-sample output index -> one range of positions per per-sample input
 #: axis (the box the element reads), or None if it reads nothing of the input

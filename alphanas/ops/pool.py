@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alphanas.ops import arith, mixrules
+from alphanas.ops.levels import Matrix
 from alphanas.ops.linear import window, window_out
 from alphanas.ops.registry import register
 from alphanas.ops.spec import Attrs, Check, Cost, Op, Shape, Variant, norm_dim, param, torch_dim
-from alphanas.properties import Matrix
 
 
 class WindowPool(Op):

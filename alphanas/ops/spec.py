@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from alphanas.ops import arith
-from alphanas.properties import Matrix
+from alphanas.ops.levels import Matrix
 
 #: An int, or a Z3 integer expression when a rule is evaluated symbolically.
 Num = Any

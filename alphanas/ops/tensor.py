@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alphanas.ops import arith, mixrules
+from alphanas.ops.levels import Matrix
 from alphanas.ops.registry import register
 from alphanas.ops.spec import (
     Attrs,
@@ -18,7 +19,6 @@ from alphanas.ops.spec import (
     param,
     torch_dim,
 )
-from alphanas.properties import Matrix
 
 
 def broadcast(check: Check, op: str, shapes: Sequence[Shape]) -> Shape:

@@ -12,7 +12,7 @@ whole block instance or the model body.
 outputs in the region's order (``region.inputs``, ``region.outputs``); the
 shapes are by those positions, and the depth and mixing pairs connect those
 inputs and outputs. A region is extracted as one program per output
-(:func:`alphanas.regions.extract`); each program's depth and mixing are
+(:func:`alphanas.lang.regions.extract`); each program's depth and mixing are
 inferred and the per-output results are combined into one :class:`Depth`
 and one :class:`Mixing` of the whole region. The region of a whole graph
 lists the graph's inputs in signature order.
@@ -39,9 +39,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from alphanas.analysis import Instance, analyze
-from alphanas.errors import ProgramError
-from alphanas.ir import Graph, Program
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.ir import Graph, Program
+from alphanas.lang.regions import Region, extract, instances_of, make_region, region_by_range
 from alphanas.properties import axis_names
 from alphanas.properties import depth as depth_mod
 from alphanas.properties import mixing as mixing_mod
@@ -50,7 +51,6 @@ from alphanas.properties.depth import Depth, infer_depth
 from alphanas.properties.mixing import Mixing, infer_mixing
 from alphanas.properties.resources import Resources, region_resources
 from alphanas.properties.shape import Shapes, infer_shapes
-from alphanas.regions import Region, extract, instances_of, make_region, region_by_range
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -119,7 +119,7 @@ def _check_ref(graph: Graph, ref: str) -> None:
 
 def parse_region(graph: Graph, spec: str | None) -> Region:
     """A region from text: ``FIRST..LAST`` (statements from FIRST to LAST,
-    node ids or names bound once, see :func:`~alphanas.regions.region_by_range`),
+    node ids or names bound once, see :func:`~alphanas.lang.regions.region_by_range`),
     ``ID,ID,...`` (exactly those op nodes, which must be connected and
     convex), or None for the whole graph."""
     if spec is None:
@@ -178,7 +178,7 @@ def _remap(key: tuple[Any, Any], part_inputs: tuple[str, ...], out_pos: int, reg
 
 def region_properties(program: Program, graph_name: str, region: Region, instance: Instance) -> RegionProperties:
     """The properties of ``region`` (of the graph ``graph_name``) in the
-    analysed ``instance`` of that graph (see :func:`~alphanas.regions.instances_of`)."""
+    analysed ``instance`` of that graph (see :func:`~alphanas.lang.regions.instances_of`)."""
     parts = extract(program, graph_name, region, instance)
     depth_values: dict[Any, int] = {}
     mixing_values: dict[Any, Any] = {}
@@ -212,7 +212,7 @@ def properties_in_every_instance(program: Program, graph_name: str, region: Regi
 
 def whole_graph_properties(program: Program, instance: Instance) -> RegionProperties:
     """The properties of a whole analysed graph: a block instance (from
-    :func:`~alphanas.regions.block_instances`) or the model (``analyze(program)``).
+    :func:`~alphanas.lang.regions.block_instances`) or the model (``analyze(program)``).
     Inferred on the instance directly, without extracting a program."""
     graph = instance.graph
     region = whole_region(graph)

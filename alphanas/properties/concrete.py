@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import torch
 
-from alphanas.analysis import analyze
-from alphanas.codegen import build
-from alphanas.ir import Program
+from alphanas.lang.analysis import analyze
+from alphanas.lang.ir import Program
 from alphanas.properties import Level
 from alphanas.properties.mixing import Mixing
+from alphanas.pytorch.codegen import build
 
 BATCH = 3
 

@@ -1,7 +1,7 @@
 """The concrete reference for the depth property: a path search in torch.
 
 :func:`probe_depth` does not read the op library's depth kinds. It builds the
-program's ``nn.Module`` (:func:`alphanas.codegen.build`), traces it with
+program's ``nn.Module`` (:func:`alphanas.pytorch.codegen.build`), traces it with
 ``torch.fx`` and classifies every traced node by torch's own vocabulary,
 with a table of its own (:data:`MODULES`, :data:`FUNCTIONS`,
 :data:`METHODS`). A node the table does not know raises
@@ -21,9 +21,9 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from alphanas.codegen import build
-from alphanas.ir import Program
+from alphanas.lang.ir import Program
 from alphanas.properties.depth import Depth
+from alphanas.pytorch.codegen import build
 
 LINEAR, NONLINEAR, NEUTRAL = "linear", "nonlinear", "neutral"
 #: a value that carries no tensor data (a shape, a size): paths stop there

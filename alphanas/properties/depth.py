@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alphanas import ops
-from alphanas.analysis import Instance, analyze
-from alphanas.ir import Program
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.ir import Program
 from alphanas.properties.pairs import Labels, Pair, combined, pair_label
 
 #: run kinds: no run yet (neutral ops only), a linear run, a nonlinear run

@@ -33,8 +33,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from alphanas import ops
-from alphanas.analysis import Instance, analyze
-from alphanas.ir import Program
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.ir import Program
 from alphanas.properties import Level, Matrix, axis_names
 from alphanas.properties.pairs import Labels, Pair, combined, pair_label
 

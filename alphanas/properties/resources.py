@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alphanas import ops
-from alphanas.analysis import Instance
-from alphanas.ir import Graph, Program, evaluate
+from alphanas.lang.analysis import Instance
+from alphanas.lang.ir import Graph, Program, evaluate
+from alphanas.lang.regions import Region
 from alphanas.ops import arith
 from alphanas.ops.spec import Attrs, Check, Cost, OpError
-from alphanas.regions import Region
 
 __all__ = [
     "Resources",

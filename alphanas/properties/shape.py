@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from alphanas.analysis import Instance, analyze
-from alphanas.ir import Program
+from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.ir import Program
 
 Shape = tuple[int, ...]
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from alphanas.errors import ProgramError
-from alphanas.ir import Program
-from alphanas.parse import parse
+from alphanas.lang.errors import ProgramError
+from alphanas.lang.ir import Program
+from alphanas.lang.parse import parse, parse_file
 
 #: The folder holding the ``*.arch`` files.
 FOLDER = Path(__file__).resolve().parent
 
-__all__ = ["FOLDER", "load", "names", "path", "text"]
+__all__ = ["FOLDER", "load", "load_program", "names", "path", "text"]
 
 
 def names() -> list[str]:
@@ -66,6 +66,17 @@ def load(name: str, **params: int) -> Program:
                 f"parameter {key}={value!r} of zoo model {name!r} must be a positive integer"
             )
     return program.with_model_params(**params)
+
+
+def load_program(spec: str) -> Program:
+    """A program from a file path, or a zoo model as ``zoo:NAME``: what every
+    command that takes a program accepts."""
+    if spec.startswith("zoo:"):
+        return load(spec[4:])
+    if not Path(spec).exists():
+        hint = "give a path to a .arch file, or zoo:NAME for a seed model (see `alphanas zoo`)"
+        raise ProgramError(f"no such file: {spec}", hint=hint)
+    return parse_file(spec)
 
 
 def _unknown_hint(name: str) -> str:

@@ -1,0 +1,595 @@
+"""The search loop: steady-state, asynchronous, multi-objective evolution.
+
+:func:`run_search` starts a run from a :class:`~alphanas.search.config.SearchConfig`;
+:func:`resume` continues one from its folder. The seed program is candidate
+0 and is evaluated first. Then, whenever the executor has a free slot, the
+loop selects a parent among the evaluated candidates
+(:mod:`alphanas.search.selection`), makes a child with the strategy's
+:class:`~alphanas.variation.base.Variation`, stores it and submits its
+evaluation; whenever an evaluation finishes, it is stored, folded into the
+population, the Pareto front and the hypervolume, and ``pareto.csv`` and
+``history.csv`` in the run folder are brought up to date.
+
+**Budget.** ``budget.children`` counts children that reach an evaluator
+(ok or failed there); the seed is not counted. A child that cannot be made —
+the variation raised :class:`~alphanas.variation.base.VariationFailed`, the child
+breaks a budget of ``[constraints]``, or it equals (by canonical hash) a
+candidate already in the store — is recorded as failed in phase
+``variation`` and does not consume the budget: evaluations are what cost.
+``budget.max_variation_failures`` (default 10 × children) stops a run whose
+variation keeps failing. ``budget.wall_seconds`` stops submitting new
+children after that much time (summed over resumed sessions); evaluations
+already running are waited for.
+
+**Determinism.** Child ``k`` draws every random choice — its parent and its
+variation — from ``random.Random(f"{seed}:{k}")``, and its evaluation gets
+its own seed from the same pair. Parent selection is a pure function of the
+population, and the population is a fold, in finish order, of the ok
+evaluations (``selection.survivors``). With one evaluation in flight at a
+time (``executor.workers = 1``, or the serial executor) child ``k`` is made
+only after every candidate before it has finished, so the finish order is the
+index order and the whole run is a function of the config and the seed:
+two runs give the same candidates, programs, hashes and metrics (given a
+deterministic evaluator). A parent is always the program its stored text
+parses to (a child kept in memory is used only when it was parsed from
+exactly that text, its locations relabelled as a fresh parse would name
+them), so a resumed run hands the variation the very same parents. With
+more workers, which candidates have finished when child ``k`` is made
+depends on timing, and runs differ (each run is still recorded exactly).
+
+**Resume.** Everything needed is in ``run.sqlite`` (:mod:`alphanas.search.store`),
+written with a commit per candidate, so a run may be killed at any instant.
+:func:`resume` reads the configuration stored with the run, replays the
+finished evaluations in their finish order (population, front, hypervolume,
+history), and re-submits the candidates left ``running`` by the kill from
+their stored program text — a finished candidate is never evaluated again.
+The next child index is one past the last stored candidate; a kill during a
+variation left nothing for that index, so it is simply made again from the
+same RNG and the same finished candidates. A resumed serial run therefore
+ends with exactly the candidates an uninterrupted run has.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import inspect
+import random
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from alphanas.evaluation.evaluator import EvalContext, Evaluator
+from alphanas.evaluation.executors import (
+    Executor,
+    Job,
+    Outcome,
+    ProcessExecutor,
+    RayExecutor,
+    SerialExecutor,
+)
+from alphanas.evaluation.pareto import (
+    ReferenceBox,
+    dominates,
+    hypervolume,
+    objective_point,
+    write_history_row,
+    write_pareto_csv,
+)
+from alphanas.lang.canonical import program_hash
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Graph, Loc, Program
+from alphanas.lang.parse import parse
+from alphanas.lang.printer import print_program
+from alphanas.search.config import (
+    ConfigError,
+    SearchConfig,
+    build_evaluator,
+    build_variation,
+    load_seed_program,
+)
+from alphanas.search.selection import Selection, make_selection
+from alphanas.search.store import Candidate, Store, candidate_folder, checkpoint_path
+from alphanas.variation.base import Variation, VariationFailed
+
+__all__ = [
+    "SearchResult",
+    "child_rng",
+    "evaluation_seed",
+    "make_evaluator",
+    "make_executor",
+    "make_variation",
+    "resume",
+    "run_search",
+]
+
+#: called with each candidate as its evaluation is stored
+FinishHook = Callable[[Candidate], None]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """How a run ended: counts, the Pareto front and its hypervolume."""
+
+    run_dir: Path
+    #: children that reached an evaluator (the seed not counted)
+    children: int
+    #: evaluations that failed (the seed's included)
+    failed: int
+    #: children that could not be made
+    variation_failed: int
+    front: tuple[Candidate, ...]
+    hypervolume: float
+    #: "budget", "wall time" or "variation failures"
+    stopped: str
+    seconds: float
+
+
+def child_rng(seed: int, index: int) -> random.Random:
+    """The one source of randomness of child ``index``: its parent
+    selection and its variation."""
+    return random.Random(f"{seed}:{index}")
+
+
+def evaluation_seed(seed: int, index: int) -> int:
+    """The seed handed to candidate ``index``'s evaluation."""
+    return random.Random(f"{seed}:{index}:evaluation").getrandbits(31)
+
+
+# -- entry points ---------------------------------------------------------------------------------------
+
+
+def run_search(config: SearchConfig, *, progress: bool = True, on_finish: FinishHook | None = None) -> SearchResult:
+    """Start a new run in ``config.run_dir`` and carry it to its budget."""
+    from alphanas import __version__
+
+    seed_program = load_seed_program(config)
+    # build what the run needs before creating the folder, so a mistake leaves nothing behind
+    evaluator = make_evaluator(config)
+    variation = make_variation(config)
+    if config.executor.kind != "serial":
+        _check_picklable(evaluator)
+    store = Store.create(config.run_dir, config.to_dict(), config.seed, __version__)
+    try:
+        _add_seed(store, seed_program)
+        return _Search(config, store, evaluator, variation, progress, on_finish).run()
+    finally:
+        store.close()
+
+
+def resume(run_dir: str | Path, *, progress: bool = True, on_finish: FinishHook | None = None) -> SearchResult:
+    """Continue the run in ``run_dir`` to its budget (see the module doc)."""
+    folder = Path(run_dir).resolve()
+    store = Store.open(folder)
+    try:
+        info = store.run_info()
+        config = SearchConfig.from_dict(info.config, source=str(info.config.get("source", folder)), resuming=True)
+        config = replace(config, run_dir=folder)  # the folder may have moved since
+        if info.seed != config.seed:
+            raise AlphanasError(f"{store.path}: the run's seed {info.seed} differs from its config's {config.seed}")
+        if not store.candidates():  # killed between creating the store and storing the seed
+            _add_seed(store, load_seed_program(config))
+        return _Search(config, store, make_evaluator(config), make_variation(config), progress, on_finish).run()
+    finally:
+        store.close()
+
+
+def _check_picklable(evaluator: Evaluator) -> None:
+    """Worker processes and Ray tasks receive the evaluator pickled."""
+    import pickle
+
+    try:
+        pickle.dumps(evaluator)
+    except Exception as err:
+        raise ConfigError(
+            f"evaluator {type(evaluator).__name__} cannot be sent to worker processes: {err}",
+            hint='use [executor] kind = "serial", or make the evaluator picklable',
+        ) from None
+
+
+def _label(candidate_id: int) -> str:
+    """The file name in the locations of a candidate's parsed program (in
+    error messages), the same however the program was obtained."""
+    return f"<candidate {candidate_id}>"
+
+
+def _relabel(program: Program, file: str) -> Program:
+    """The program with every location in ``file``: exactly what parsing
+    ``program.text`` as ``file`` gives, without parsing."""
+
+    def loc(x: Loc | None) -> Loc | None:
+        return None if x is None else replace(x, file=file)
+
+    def graph(g: Graph) -> Graph:
+        return replace(
+            g,
+            loc=loc(g.loc),
+            inputs=tuple(replace(i, loc=loc(i.loc)) for i in g.inputs),
+            params=tuple(replace(p, loc=loc(p.loc)) for p in g.params),
+            nodes=tuple(replace(n, loc=loc(n.loc)) for n in g.nodes),
+        )
+
+    return replace(program, model=graph(program.model), blocks=tuple(graph(b) for b in program.blocks), source=file)
+
+
+def _add_seed(store: Store, program: Program) -> None:
+    text = print_program(program)
+    store.add(Candidate(id=0, parent_id=None, generation=0, operator="seed", program=text,
+                        hash=program_hash(program), record={"source": program.source}))
+
+
+# -- construction ------------------------------------------------------------------------------------------
+
+
+def make_evaluator(config: SearchConfig) -> Evaluator:
+    """The configured evaluator (:func:`alphanas.search.config.build_evaluator`)."""
+    return build_evaluator(config.evaluator)
+
+
+def make_variation(config: SearchConfig) -> Variation:
+    """The configured variation (:func:`alphanas.search.config.build_variation`)."""
+    return build_variation(config.strategy, config.constraints, config.space)
+
+
+def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
+    e = config.executor
+    if e.kind == "serial":
+        return SerialExecutor(evaluator, timeout=e.timeout_seconds)
+    if e.kind == "process":
+        return ProcessExecutor(evaluator, workers=e.workers, timeout=e.timeout_seconds,
+                               threads_per_worker=e.threads_per_worker)
+    if e.kind == "ray":
+        return RayExecutor(evaluator, address=e.address, workers=e.workers, timeout=e.timeout_seconds)
+    raise ConfigError(f"unknown executor kind {e.kind!r}")
+
+
+# -- the loop -----------------------------------------------------------------------------------------------
+
+
+class _Search:
+    def __init__(
+        self,
+        config: SearchConfig,
+        store: Store,
+        evaluator: Evaluator,
+        variation: Variation,
+        progress: bool,
+        on_finish: FinishHook | None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.evaluator = evaluator
+        self.variation = variation
+        self.on_finish = on_finish
+        self.objectives = config.objective_list
+        self.run_dir = config.run_dir
+        self.created = store.run_info().created
+        self.started = time.monotonic()
+        self.elapsed_before = float(store.get_state("elapsed_seconds", 0.0))
+        # replayed from the store
+        self.box: ReferenceBox | None = None
+        self.selection: Selection | None = None
+        self.population: list[Candidate] = []
+        self.front: list[Candidate] = []
+        self.hypervolume = 0.0
+        self.children = 0  # children that reached an evaluator (running or finished)
+        self.evaluated = 0
+        self.failed = 0
+        self.variation_failed = 0
+        self.variation_failure_times: list[float] = []
+        self.unusable = 0  # ok evaluations without finite values for every objective
+        self.hashes: dict[str, int] = {}
+        # a variation whose vary() takes ``seen`` is told which programs the
+        # run already has, so that it can make another child instead of a
+        # duplicate the loop would reject (SpaceMutation does)
+        # and a variation whose vary() takes ``aim`` is told what the parent was drawn for
+        takes = inspect.signature(variation.vary).parameters
+        self.seen_argument: dict[str, Any] = {"seen": self.hashes} if "seen" in takes else {}
+        self.takes_aim = "aim" in takes
+        self.programs: dict[int, Program] = {}
+        self.front_changed = False
+        self.pending: collections.deque[Candidate] = collections.deque()
+        self.bar: Any = None
+        self.progress = progress
+        self.tensorboard: Any = None  # a TensorBoardLog when the config asks for one
+
+    # -- state ----------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def replay(self) -> None:
+        """Rebuild the loop's state from the store: counts, hashes, then the
+        finished evaluations in finish order."""
+        for c in self.store.candidates():
+            if c.phase == "variation":
+                self.variation_failed += 1
+                self.variation_failure_times.append(c.created_at)
+            else:
+                if c.id > 0:
+                    self.children += 1
+                if c.hash is not None:
+                    self.hashes.setdefault(c.hash, c.id)
+        self.variation_failure_times.sort()
+        stored_box = self.store.get_state("reference_box")
+        if stored_box is not None:
+            box = ReferenceBox.from_list(stored_box)
+            if box.objectives != self.objectives:
+                raise AlphanasError(f"{self.store.path}: the stored reference box is for objectives "
+                                    f"{[o.name for o in box.objectives]}, the config has {[o.name for o in self.objectives]}")
+            self.set_box(box)
+        history = self.run_dir / "history.csv"
+        history.unlink(missing_ok=True)
+        for c in self.store.finished():
+            self.fold(c)
+        self.write_front()
+
+    def set_box(self, box: ReferenceBox) -> None:
+        self.box = box
+        s = self.config.strategy
+        self.selection = make_selection(s.selection, self.objectives, self.config.population, box,
+                                        s.selection_options)
+
+    def values(self, c: Candidate) -> tuple[float, ...] | None:
+        """The candidate's objective values, if it has a finite one for each."""
+        return objective_point(c.metrics, self.objectives)
+
+    def fold(self, c: Candidate) -> None:
+        """Take one finished evaluation into the population, the front, the
+        hypervolume and the history."""
+        self.evaluated += 1
+        if c.id == 0:
+            self.seed_finished(c)
+        if not c.ok:
+            self.failed += 1
+        elif (vals := self.values(c)) is None:
+            self.unusable += 1
+        else:
+            assert self.selection is not None and self.box is not None
+            self.population = self.selection.survivors([*self.population, c])
+            if not any(dominates(self.values(f), vals, self.objectives) for f in self.front):  # type: ignore[arg-type]
+                self.front = [f for f in self.front if not dominates(vals, self.values(f), self.objectives)]  # type: ignore[arg-type]
+                self.front.append(c)
+                self.hypervolume = hypervolume([self.values(f) for f in self.front], self.box)  # type: ignore[misc]
+                self.front_changed = True
+        self.write_history(c)
+
+    def seed_finished(self, c: Candidate) -> None:
+        if not c.ok:
+            raise AlphanasError(f"the seed program failed to evaluate: {c.reason}",
+                                hint="the search starts from the seed; fix the evaluator or the seed program")
+        if self.values(c) is None:
+            missing = [o.name for o in self.objectives if o.name not in c.metrics]
+            raise AlphanasError(
+                f"the evaluator reported no finite value for objective(s) {', '.join(missing) or '(see metrics)'} "
+                f"of the seed program; it reported {dict(c.metrics)}",
+                hint="choose objectives the evaluator measures")
+        if self.box is None:
+            overrides = {o.name: {k: v for k, v in (("best", o.best), ("worst", o.worst)) if v is not None}
+                         for o in self.config.objectives}
+            box = ReferenceBox.from_seed(self.objectives, c.metrics, overrides)
+            self.store.set_state("reference_box", box.as_list())
+            self.set_box(box)
+
+    def write_history(self, c: Candidate) -> None:
+        finished_at = c.finished_at or time.time()
+        row: dict[str, Any] = {
+            "evaluations": self.evaluated,
+            "failed": self.failed,
+            "variation_failed": bisect.bisect_right(self.variation_failure_times, finished_at),
+            "elapsed_seconds": round(finished_at - self.created, 3),
+            "hypervolume": round(self.hypervolume, 6),
+        }
+        for k, o in enumerate(self.objectives):
+            vals = [self.values(p)[k] for p in self.front]  # type: ignore[index]
+            if vals:
+                row[f"best_{o.name}"] = max(vals) if o.direction == "max" else min(vals)
+        write_history_row(self.run_dir / "history.csv", row, self.objectives)
+        if self.tensorboard is not None:
+            self.tensorboard.log(row)
+
+    def write_front(self) -> None:
+        rows = [{"id": c.id, "generation": c.generation, "parent_id": c.parent_id, "operator": c.operator,
+                 "metrics": c.metrics, "hash": c.hash} for c in sorted(self.front, key=lambda c: c.id)]
+        write_pareto_csv(self.run_dir / "pareto.csv", rows, self.objectives)
+        self.front_changed = False
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        self.replay()
+        executor = make_executor(self.config, self.evaluator)
+        self.open_bar()
+        try:
+            if self.config.tensorboard:  # the replayed history, then a step per evaluation
+                from alphanas.search.tensorboard_log import TensorBoardLog
+
+                self.tensorboard = TensorBoardLog.start(self.run_dir, self.objectives, self.created)
+            # evaluations a kill interrupted go first, from their stored program
+            self.pending = collections.deque(self.store.candidates("running"))
+            stopped = self.loop(executor)
+        finally:
+            executor.shutdown()
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+            self.store.set_state("elapsed_seconds", self.elapsed())
+            if self.bar is not None:
+                self.bar.close()
+        self.write_front()
+        return SearchResult(
+            run_dir=self.run_dir,
+            children=self.children,
+            failed=self.failed,
+            variation_failed=self.variation_failed,
+            front=tuple(sorted(self.front, key=lambda c: c.id)),
+            hypervolume=self.hypervolume,
+            stopped=stopped,
+            seconds=self.elapsed(),
+        )
+
+    def stop_reason(self) -> str | None:
+        budget = self.config.budget
+        if self.children >= budget.children:
+            return "budget"
+        if budget.wall_seconds is not None and self.elapsed() >= budget.wall_seconds:
+            return "wall time"
+        if self.variation_failed >= budget.variation_failure_cap:
+            return "variation failures"
+        return None
+
+    def loop(self, executor: Executor) -> str:
+        while True:
+            while self.pending and executor.free() > 0:
+                c = self.pending.popleft()
+                self.store.mark_running(c.id)
+                executor.submit(self.job(c))
+            stop = self.stop_reason()
+            while stop is None and not self.pending and self.selection is not None and executor.free() > 0:
+                job = self.make_child()
+                if job is not None:
+                    executor.submit(job)
+                stop = self.stop_reason()
+            self.update_bar(executor)
+            if executor.running() == 0:
+                if stop is None:
+                    raise AlphanasError("the search has nothing to run: no evaluated seed and nothing submitted")
+                return stop
+            self.finish(executor.wait())
+
+    def make_child(self) -> Job | None:
+        """Make, check and store child number ``next_id``; its job, or None
+        if the child could not be made (recorded as a variation failure)."""
+        assert self.selection is not None
+        index = self.store.next_id()
+        rng = child_rng(self.config.seed, index)
+        drawn = self.selection.draw(self.population, rng)
+        parent = drawn.parent
+        start = time.perf_counter()
+        base = Candidate(id=index, parent_id=parent.id, generation=parent.generation + 1,
+                         operator=self.variation.name, program=None, hash=None)
+        try:
+            aim = {"aim": drawn.aim} if self.takes_aim else {}
+            child = self.variation.vary(self.parent_program(parent), rng, **self.seen_argument, **aim)
+        except VariationFailed as err:
+            return self.variation_failure(base, str(err), start)
+        except Exception as err:  # a bug in a variation: recorded loudly, the run goes on
+            warnings.warn(f"variation {self.variation.name} raised {type(err).__name__}: {err}", stacklevel=1)
+            return self.variation_failure(base, f"the variation raised {type(err).__name__}: {err}", start)
+        if child.made_from is not None:
+            base = self.reparented(base, child.made_from)
+        text = print_program(child.program)
+        digest = program_hash(child.program)
+        base = replace(base, operator=child.operator, program=text, hash=digest,
+                       record={**child.record, "aim": drawn.aim},
+                       properties=child.record.get("properties"))
+        problem = self.budget_problem(child.program)
+        if problem is None and digest in self.hashes:
+            problem = f"duplicate of candidate {self.hashes[digest]}"
+        if problem is not None:
+            return self.variation_failure(base, problem, start)
+        c = self.store.add(replace(base, variation_seconds=time.perf_counter() - start))
+        self.hashes[digest] = index
+        self.children += 1
+        # a program parsed from exactly the stored text is, once its locations
+        # name the same file, what parsing that text again gives: keep it for
+        # the evaluation and as a parent instead of parsing twice more
+        parsed = _relabel(child.program, _label(index)) if child.program.text == text else None
+        if parsed is not None:
+            self.remember(index, parsed)
+        return self.job(c, parent, parsed)
+
+    def reparented(self, base: Candidate, made_from: str) -> Candidate:
+        """The child's row with the candidate it was made from as its parent
+        (a variation that walked on from the selected parent says which)."""
+        if made_from not in self.hashes:
+            raise AssertionError(f"the variation made a child from a program the search does not have ({made_from})")
+        source = self.store.candidate(self.hashes[made_from])
+        return replace(base, parent_id=source.id, generation=source.generation + 1)
+
+    def variation_failure(self, base: Candidate, reason: str, start: float) -> None:
+        c = self.store.add(replace(base, status="failed", phase="variation", reason=reason,
+                                   variation_seconds=time.perf_counter() - start))
+        self.variation_failed += 1
+        self.variation_failure_times.append(c.created_at)
+        return None
+
+    def budget_problem(self, program: Program) -> str | None:
+        """The budget of ``[constraints]`` the child breaks, if any (a
+        variation should not make one; this is the loop's own check)."""
+        from alphanas.lang.analysis import analyze
+
+        limits = self.config.constraints
+        if limits.max_params is None and limits.max_flops is None:
+            return None
+        total = analyze(program).total
+        if limits.max_params is not None and total.params > limits.max_params:
+            return f"over budget: params {total.params:,} > max_params {limits.max_params:,.0f}"
+        if limits.max_flops is not None and total.flops > limits.max_flops:
+            return f"over budget: flops {total.flops:,} > max_flops {limits.max_flops:,.0f}"
+        return None
+
+    def parent_program(self, parent: Candidate) -> Program:
+        """The parent's IR, parsed from its stored text (or kept from when
+        it was made, which is the same): a resumed run sees the same parents."""
+        program = self.programs.get(parent.id)
+        if program is None:
+            assert parent.program is not None
+            program = parse(parent.program, _label(parent.id))
+            self.remember(parent.id, program)
+        return program
+
+    def remember(self, candidate_id: int, program: Program) -> None:
+        if len(self.programs) >= 256:
+            self.programs.pop(next(iter(self.programs)))  # the oldest
+        self.programs[candidate_id] = program
+
+    def job(self, c: Candidate, parent: Candidate | None = None, parsed: Program | None = None) -> Job:
+        assert c.program is not None
+        ev = self.config.evaluator
+        workdir = None
+        if ev.keep_checkpoints:
+            workdir = candidate_folder(self.run_dir, c.id)
+            workdir.mkdir(parents=True, exist_ok=True)
+        inherited = None
+        if ev.inherit_weights and c.parent_id is not None:
+            inherited = checkpoint_path(self.run_dir, parent or self.store.candidate(c.parent_id))
+        context = EvalContext(seed=evaluation_seed(self.config.seed, c.id), workdir=workdir,
+                              parent_checkpoint=inherited)
+        return Job(c.id, c.program, ev.fidelity, context, ir=parsed)
+
+    def finish(self, outcome: Outcome) -> None:
+        e = outcome.evaluation
+        checkpoint = str(e.checkpoint) if e.checkpoint is not None else None
+        c = self.store.finish(outcome.candidate_id, e.status, dict(e.metrics), e.reason, e.seconds, checkpoint)
+        self.fold(c)
+        if self.front_changed:
+            self.write_front()
+        self.store.set_state("elapsed_seconds", self.elapsed())
+        if self.bar is not None and c.id > 0:
+            self.bar.update(1)
+        if self.on_finish is not None:
+            self.on_finish(c)
+
+    # -- progress ------------------------------------------------------------------------------
+    def open_bar(self) -> None:
+        if not self.progress:
+            return
+        from tqdm import tqdm
+
+        done = self.evaluated - (1 if self.evaluated else 0)
+        self.bar = tqdm(total=self.config.budget.children, initial=max(0, done), desc="search", unit="child",
+                        file=sys.stderr, dynamic_ncols=True)
+
+    def update_bar(self, executor: Executor) -> None:
+        if self.bar is None:
+            return
+        post: dict[str, Any] = {"running": executor.running(), "failed": self.failed,
+                                "var_failed": self.variation_failed, "hv": f"{self.hypervolume:.4f}"}
+        for k, o in enumerate(self.objectives):
+            vals = [self.values(p)[k] for p in self.front]  # type: ignore[index]
+            if vals:
+                best = max(vals) if o.direction == "max" else min(vals)
+                post[o.name] = f"{best:.4g}"
+        self.bar.set_postfix(post, refresh=False)
