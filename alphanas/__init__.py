@@ -7,7 +7,7 @@ The data flow, one module per stage:
 - :mod:`alphanas.ops` — the op library: shapes, costs, PyTorch form;
 - :mod:`alphanas.lang.analysis` — shape inference and costs of a program;
 - :mod:`alphanas.pytorch.codegen` — PyTorch source and ``nn.Module`` from a program;
-- :mod:`alphanas.pytorch.fx_import` — torchvision/PyTorch models to programs;
+- :mod:`alphanas.pytorch.fx` — torchvision/PyTorch models to programs;
 - :mod:`alphanas.lang.canonical` — canonical hashing of programs;
 - :mod:`alphanas.zoo` — seed architectures written in the language.
 """

@@ -97,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from alphanas import print_program
-    from alphanas.pytorch.fx_import import import_model
+    from alphanas.pytorch.fx import import_model
 
     result = import_model(args.model, args.input_shape, name=args.name)
     text = print_program(result.program)

@@ -17,9 +17,8 @@ from torch import nn
 from alphanas import analyze, parse, print_program
 from alphanas.cli import main
 from alphanas.lang.errors import ImportFailure
-from alphanas.pytorch import fx_import
 from alphanas.pytorch.codegen import build
-from alphanas.pytorch.fx_import import ImportResult, import_model
+from alphanas.pytorch.fx import ImportResult, import_model, importer
 
 
 @functools.cache
@@ -182,13 +181,13 @@ def test_parameters_the_forward_does_not_use_are_left_out_and_said_so() -> None:
 
 
 def test_a_block_structure_that_does_not_check_falls_back_to_a_flat_body(monkeypatch: pytest.MonkeyPatch) -> None:
-    verify = fx_import._verify
+    verify = importer._verify
 
     def refuse_blocks(program, expected):  # as if block extraction had gone wrong
         assert not program.blocks, "a bad block"
         return verify(program, expected)
 
-    monkeypatch.setattr(fx_import, "_verify", refuse_blocks)
+    monkeypatch.setattr(importer, "_verify", refuse_blocks)
     result = import_model("torchvision:resnet18", (3, 32, 32))
     assert not result.program.blocks
     assert result.summary().startswith("69 ops in 0 blocks (0 calls), 11,689,512 parameters; flat body")
@@ -306,7 +305,7 @@ def test_everything_unmapped_is_listed_with_counts_and_where() -> None:
     message = info.value.render()
     assert "module torch.nn.modules.rnn.LSTM ×1: encoder.rnn" in message
     assert "function torch._C._fft.fft_fft ×2" in message or "fft ×2" in message
-    assert "alphanas/fx_import.py" in message
+    assert "alphanas/pytorch/fx/converters.py" in message
 
 
 def test_unknown_torchvision_name_suggests_classifiers() -> None:

@@ -5,7 +5,7 @@ runs on every candidate: parsing, analysis (shape inference and costs), both
 together, printing, canonical hashing and PyTorch code generation. The
 issue's target: ResNet-50 parse + analyze at most 20 ms median.
 
-``alphanas bench import`` times ``alphanas.pytorch.fx_import.import_model`` on a
+``alphanas bench import`` times ``alphanas.pytorch.fx.import_model`` on a
 torchvision model (ResNet-50 by default); the target is at most 2 s median.
 """
 
@@ -145,9 +145,9 @@ def run_import(argv: list[str]) -> int:
         parser.error(f"--input-shape {args.input_shape!r} is not a shape like 3,224,224")
 
     try:
-        from alphanas.pytorch.fx_import import import_model
+        from alphanas.pytorch.fx import import_model
     except ImportError as err:
-        raise ProgramError(f"the import benchmark needs alphanas.pytorch.fx_import: {err}") from None
+        raise ProgramError(f"the import benchmark needs alphanas.pytorch.fx: {err}") from None
 
     # the first call also imports torchvision's code and warms caches
     start = time.perf_counter()

@@ -38,7 +38,7 @@ def check_one(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
     from alphanas import parse, print_program
     from alphanas.lang.errors import AlphanasError
     from alphanas.pytorch.codegen import build
-    from alphanas.pytorch.fx_import import import_model
+    from alphanas.pytorch.fx import import_model
 
     torch.manual_seed(0)
     result: dict[str, Any] = {"model": name, "input": list(shape)}

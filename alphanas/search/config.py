@@ -842,7 +842,7 @@ def load_seed_program(config: SearchConfig, text: str | None = None) -> Program:
         if spec.startswith("zoo:"):
             program = zoo.load(spec[4:], **config.seed_params)
         elif spec.startswith("torchvision:"):
-            from alphanas.pytorch.fx_import import import_model
+            from alphanas.pytorch.fx import import_model
 
             assert config.input_shape is not None
             program = import_model(spec, config.input_shape).program
