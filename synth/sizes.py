@@ -40,9 +40,9 @@ from synth.domains import Domain, default_domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
 
-__all__ = ["Objective", "SizeSolution", "Unsat", "solve_sizes"]
+__all__ = ["SizeObjective", "SizeSolution", "Unsat", "solve_sizes"]
 
-Objective = Literal["any", "cheapest", "closest"]
+SizeObjective = Literal["any", "cheapest", "closest"]
 
 #: an intermediate value may have at most this many times the elements of
 #: the region's largest input or output
@@ -82,10 +82,11 @@ class _Tracker:
     def add(self, condition: Any, label: str, domain: bool = False) -> None:
         if isinstance(condition, bool):
             condition = z3.BoolVal(condition)
-        guard = z3.Bool(f"c{len(self.labels)}")
-        self.labels[str(guard)] = label
+        name = f"c{len(self.labels)}"  # str(guard) would run z3's pretty printer: slow, and the same
+        guard = z3.Bool(name)
+        self.labels[name] = label
         if domain:
-            self.domains.add(str(guard))
+            self.domains.add(name)
         self.guards.append(guard)
         self.solver.add(z3.Implies(guard, condition))
 
@@ -149,7 +150,7 @@ def solve_sizes(
     tmpl: Template,
     problem: Problem,
     rng: random.Random,
-    objective: Objective = "any",
+    objective: SizeObjective = "any",
     reference: Mapping[str, int] | None = None,
     domains: Mapping[str, Domain] | None = None,
     timeout_ms: int = 2000,

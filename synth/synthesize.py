@@ -25,7 +25,7 @@ from alphanas.properties.api import RegionProperties
 from synth.domains import Domain
 from synth.explain import Infeasible, Tally, explain, proven_infeasible
 from synth.problem import Problem
-from synth.sizes import Objective, SizeSolution, sample_sizes, solve_sizes
+from synth.sizes import SizeObjective, SizeSolution, sample_sizes, solve_sizes
 from synth.structure import Template
 from synth.verify import Rejected, concrete_program, verify
 
@@ -87,7 +87,7 @@ def synthesize(
     seed: int = 0,
     time_limit: float = 2.0,
     max_ops: int = 6,
-    objective: Objective = "any",
+    objective: SizeObjective = "any",
     reference: Mapping[str, int] | None = None,
     domains: Mapping[str, Domain] | None = None,
     candidates: int = 4,
@@ -170,7 +170,7 @@ def synthesize(
     return explain(problem, tally, exhausted=exhausted, max_ops=max_ops, stats=stats.as_dict())
 
 
-def _rank(r: Result, objective: Objective, reference: Mapping[str, int] | None) -> tuple:
+def _rank(r: Result, objective: SizeObjective, reference: Mapping[str, int] | None) -> tuple:
     res = r.properties.resources
     if objective == "cheapest":
         return (int(res.params), int(res.flops))

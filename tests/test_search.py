@@ -32,7 +32,7 @@ from alphanas.lang.ir import Program
 from alphanas.search.config import load_config
 from alphanas.search.loop import evaluation_seed, resume, run_search
 from alphanas.search.store import DB_NAME, Store
-from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.base import Child, VariationContext, VariationFailed
 from alphanas.variation.random_edit import RandomEdit
 
 TESTS = Path(__file__).resolve().parent
@@ -88,8 +88,8 @@ class WeightsEvaluator:
 class KillableRandomEdit(RandomEdit):
     """RandomEdit that can exit in the middle of making a child."""
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
-        child = super().vary(parent, rng)
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext) -> Child:
+        child = super().vary(parent, rng, context)
         _maybe_exit("variation")
         return child
 
@@ -97,15 +97,15 @@ class KillableRandomEdit(RandomEdit):
 class AimedRandomEdit(RandomEdit):
     """RandomEdit that writes down what each parent was drawn for."""
 
-    def vary(self, parent: Program, rng: random.Random, aim: str = "none given") -> Child:
-        child = super().vary(parent, rng)
-        return Child(child.program, child.operator, {**child.record, "told": aim})
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext) -> Child:
+        child = super().vary(parent, rng, context)
+        return Child(child.program, child.operator, {**child.record, "told": context.aim})
 
 
 class NeverVaries:
     name = "never"
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext) -> Child:
         raise VariationFailed(f"nothing to do ({rng.random():.3f})")
 
 
@@ -421,16 +421,17 @@ def test_a_property_guided_search_runs(tmp_path: Path) -> None:
 
 
 def test_a_kept_child_is_what_its_text_parses_to() -> None:
-    """The loop reuses a child's parsed program instead of parsing its text
-    again; that is exact, locations included."""
-    from alphanas import parse, print_program, zoo
-    from alphanas.search.loop import _relabel
+    """The loop keeps a child's checked program instead of parsing its
+    stored text again; that is exact, locations included."""
+    from alphanas import parse, zoo
 
     program = zoo.load("small_cnn", width=8)
     for k in range(10):
-        program = RandomEdit().vary(program, random.Random(k)).program
-        kept, fresh = _relabel(program, "<candidate 4>"), parse(print_program(program), "<candidate 4>")
+        child = RandomEdit().vary(program, random.Random(k), VariationContext(label="<candidate 4>"))
+        assert child.checked is not None
+        kept, fresh = child.checked.program, parse(child.checked.text, "<candidate 4>")
         assert kept == fresh and (kept.source, kept.text) == (fresh.source, fresh.text)
         for a, b in zip(kept.graphs(), fresh.graphs()):
             assert a.loc == b.loc and [n.loc for n in a.nodes] == [n.loc for n in b.nodes]
             assert [i.loc for i in a.inputs] == [i.loc for i in b.inputs]
+        program = kept

@@ -148,11 +148,19 @@ def analyze(program: Program) -> Instance:
     Raises :class:`~alphanas.lang.errors.ShapeError` naming the statement, the op
     and the shapes when an op does not accept its inputs.
     """
+    # A Program is frozen, so its analysis never changes: it is kept on the
+    # object, and every stage that asks again gets it for free. A program
+    # that does not check is analysed again (and raises again) when asked.
+    cached = program.__dict__.get("_analysis")
+    if cached is not None:
+        return cached
     model = program.model
     in_shapes = tuple(i.shape for i in model.inputs)
     assert all(s is not None for s in in_shapes), "model inputs always carry shapes"
     bindings = {p.name: p.default for p in model.params}
-    return _Analyzer(program).instance(model, bindings, in_shapes)  # type: ignore[arg-type]
+    inst = _Analyzer(program).instance(model, bindings, in_shapes)  # type: ignore[arg-type]
+    object.__setattr__(program, "_analysis", inst)
+    return inst
 
 
 def _describe(n: Node) -> str:

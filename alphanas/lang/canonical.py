@@ -120,5 +120,10 @@ def graph_hash(program: Program, g: Graph) -> str:
 
 
 def program_hash(program: Program) -> str:
-    """The canonical hash of a program (its model and the blocks it calls)."""
-    return graph_hash(program, program.model)
+    """The canonical hash of a program (its model and the blocks it calls),
+    kept on the (frozen) program once computed."""
+    cached = program.__dict__.get("_hash")
+    if cached is None:
+        cached = graph_hash(program, program.model)
+        object.__setattr__(program, "_hash", cached)
+    return cached

@@ -195,6 +195,11 @@ class Program:
     #: the text it was parsed from, for error excerpts
     text: str = field(default="", compare=False, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # what stages memoised on the program (its analysis, its hash) is
+        # recomputed where it is unpickled, not sent along
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     def block(self, name: str) -> Graph:
         for b in self.blocks:
             if b.name == name:

@@ -31,9 +31,10 @@ only after every candidate before it has finished, so the finish order is the
 index order and the whole run is a function of the config and the seed:
 two runs give the same candidates, programs, hashes and metrics (given a
 deterministic evaluator). A parent is always the program its stored text
-parses to (a child kept in memory is used only when it was parsed from
-exactly that text, its locations relabelled as a fresh parse would name
-them), so a resumed run hands the variation the very same parents. With
+parses to (a child is checked once, :func:`alphanas.lang.checked.check`,
+which parses its canonical text under the candidate's label; that parsed
+program is kept, and is what parsing the stored text again gives), so a
+resumed run hands the variation the very same parents. With
 more workers, which candidates have finished when child ``k`` is made
 depends on timing, and runs differ (each run is still recorded exactly).
 
@@ -53,7 +54,6 @@ from __future__ import annotations
 
 import bisect
 import collections
-import inspect
 import random
 import sys
 import time
@@ -81,8 +81,9 @@ from alphanas.evaluation.pareto import (
     write_pareto_csv,
 )
 from alphanas.lang.canonical import program_hash
+from alphanas.lang.checked import Checked, check
 from alphanas.lang.errors import AlphanasError
-from alphanas.lang.ir import Graph, Loc, Program
+from alphanas.lang.ir import Program
 from alphanas.lang.parse import parse
 from alphanas.lang.printer import print_program
 from alphanas.search.config import (
@@ -94,10 +95,13 @@ from alphanas.search.config import (
 )
 from alphanas.search.selection import Selection, make_selection
 from alphanas.search.store import Candidate, Store, candidate_folder, checkpoint_path
-from alphanas.variation.base import Variation, VariationFailed
+from alphanas.variation.base import Child, Variation, VariationContext, VariationFailed
 
 __all__ = [
+    "Search",
     "SearchResult",
+    "reopen_search",
+    "start_search",
     "child_rng",
     "evaluation_seed",
     "make_evaluator",
@@ -145,24 +149,49 @@ def evaluation_seed(seed: int, index: int) -> int:
 
 def run_search(config: SearchConfig, *, progress: bool = True, on_finish: FinishHook | None = None) -> SearchResult:
     """Start a new run in ``config.run_dir`` and carry it to its budget."""
-    from alphanas import __version__
-
-    seed_program = load_seed_program(config)
-    # build what the run needs before creating the folder, so a mistake leaves nothing behind
+    # build the evaluator before creating the folder, so a mistake leaves nothing behind
     evaluator = make_evaluator(config)
-    variation = make_variation(config)
     if config.executor.kind != "serial":
         _check_picklable(evaluator)
-    store = Store.create(config.run_dir, config.to_dict(), config.seed, __version__)
+    search = start_search(config, evaluator, progress=progress, on_finish=on_finish)
     try:
-        _add_seed(store, seed_program)
-        return _Search(config, store, evaluator, variation, progress, on_finish).run()
+        return search.run()
     finally:
-        store.close()
+        search.store.close()
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, on_finish: FinishHook | None = None) -> SearchResult:
     """Continue the run in ``run_dir`` to its budget (see the module doc)."""
+    search = reopen_search(run_dir, progress=progress, on_finish=on_finish)
+    try:
+        return search.run()
+    finally:
+        search.store.close()
+
+
+def start_search(config: SearchConfig, evaluator: Evaluator | None, *, progress: bool = True,
+                 on_finish: FinishHook | None = None) -> Search:
+    """A new run's :class:`Search`: its folder and store created, the seed
+    stored as candidate 0 (not evaluated yet). ``evaluator`` is None when
+    the caller evaluates the candidates itself (ask and tell)."""
+    from alphanas import __version__
+
+    seed_program = load_seed_program(config)
+    variation = make_variation(config)  # before the folder exists: a mistake leaves nothing behind
+    store = Store.create(config.run_dir, config.to_dict(), config.seed, __version__)
+    try:
+        _add_seed(store, seed_program)
+        return Search(config, store, evaluator, variation, progress, on_finish)  # type: ignore[arg-type]
+    except BaseException:
+        store.close()
+        raise
+
+
+def reopen_search(run_dir: str | Path, *, evaluate: bool = True, progress: bool = True,
+                  on_finish: FinishHook | None = None) -> Search:
+    """The :class:`Search` of the run in ``run_dir``, with the configuration
+    stored in it; its evaluator built unless ``evaluate`` is False (the
+    caller evaluates, as with ask and tell)."""
     folder = Path(run_dir).resolve()
     store = Store.open(folder)
     try:
@@ -173,9 +202,11 @@ def resume(run_dir: str | Path, *, progress: bool = True, on_finish: FinishHook 
             raise AlphanasError(f"{store.path}: the run's seed {info.seed} differs from its config's {config.seed}")
         if not store.candidates():  # killed between creating the store and storing the seed
             _add_seed(store, load_seed_program(config))
-        return _Search(config, store, make_evaluator(config), make_variation(config), progress, on_finish).run()
-    finally:
+        evaluator = make_evaluator(config) if evaluate else None
+        return Search(config, store, evaluator, make_variation(config), progress, on_finish)  # type: ignore[arg-type]
+    except BaseException:
         store.close()
+        raise
 
 
 def _check_picklable(evaluator: Evaluator) -> None:
@@ -195,25 +226,6 @@ def _label(candidate_id: int) -> str:
     """The file name in the locations of a candidate's parsed program (in
     error messages), the same however the program was obtained."""
     return f"<candidate {candidate_id}>"
-
-
-def _relabel(program: Program, file: str) -> Program:
-    """The program with every location in ``file``: exactly what parsing
-    ``program.text`` as ``file`` gives, without parsing."""
-
-    def loc(x: Loc | None) -> Loc | None:
-        return None if x is None else replace(x, file=file)
-
-    def graph(g: Graph) -> Graph:
-        return replace(
-            g,
-            loc=loc(g.loc),
-            inputs=tuple(replace(i, loc=loc(i.loc)) for i in g.inputs),
-            params=tuple(replace(p, loc=loc(p.loc)) for p in g.params),
-            nodes=tuple(replace(n, loc=loc(n.loc)) for n in g.nodes),
-        )
-
-    return replace(program, model=graph(program.model), blocks=tuple(graph(b) for b in program.blocks), source=file)
 
 
 def _add_seed(store: Store, program: Program) -> None:
@@ -250,7 +262,21 @@ def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
 # -- the loop -----------------------------------------------------------------------------------------------
 
 
-class _Search:
+class Search:
+    """One run's loop, over its store: select a parent, vary it, check the
+    child, store it, evaluate it, fold the result in (see the module doc).
+
+    :meth:`run` drives it with an executor until the budget is spent. The
+    steps are public so that other drivers can reuse them:
+    :meth:`next_job` gives the next evaluation to run (a candidate a kill
+    interrupted, else a new child) and :meth:`finish` takes one back;
+    :class:`alphanas.search.ask_tell.AskTell` hands them to the caller, and
+    a strategy that makes children another way can call :meth:`add_child`
+    with a :class:`~alphanas.variation.Child` of its own. Everything it
+    learns is written to the store as it happens, so a run stopped at any
+    moment resumes.
+    """
+
     def __init__(
         self,
         config: SearchConfig,
@@ -283,13 +309,8 @@ class _Search:
         self.variation_failure_times: list[float] = []
         self.unusable = 0  # ok evaluations without finite values for every objective
         self.hashes: dict[str, int] = {}
-        # a variation whose vary() takes ``seen`` is told which programs the
-        # run already has, so that it can make another child instead of a
-        # duplicate the loop would reject (SpaceMutation does)
-        # and a variation whose vary() takes ``aim`` is told what the parent was drawn for
-        takes = inspect.signature(variation.vary).parameters
-        self.seen_argument: dict[str, Any] = {"seen": self.hashes} if "seen" in takes else {}
-        self.takes_aim = "aim" in takes
+        #: the grammar space children must stay in (None: the core language)
+        self.space = config.space.load() if config.space is not None else None
         self.programs: dict[int, Program] = {}
         self.front_changed = False
         self.pending: collections.deque[Candidate] = collections.deque()
@@ -399,24 +420,37 @@ class _Search:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        self.replay()
+        """Carry the run to its budget with the configured executor."""
+        self.begin()
         executor = make_executor(self.config, self.evaluator)
         self.open_bar()
         try:
-            if self.config.tensorboard:  # the replayed history, then a step per evaluation
-                from alphanas.search.tensorboard_log import TensorBoardLog
-
-                self.tensorboard = TensorBoardLog.start(self.run_dir, self.objectives, self.created)
-            # evaluations a kill interrupted go first, from their stored program
-            self.pending = collections.deque(self.store.candidates("running"))
             stopped = self.loop(executor)
         finally:
             executor.shutdown()
-            if self.tensorboard is not None:
-                self.tensorboard.close()
-            self.store.set_state("elapsed_seconds", self.elapsed())
+            self.end()
             if self.bar is not None:
                 self.bar.close()
+        return self.result(stopped)
+
+    def begin(self) -> None:
+        """Replay the store; queue the evaluations a kill interrupted."""
+        self.replay()
+        if self.config.tensorboard:  # the replayed history, then a step per evaluation
+            from alphanas.search.tensorboard_log import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog.start(self.run_dir, self.objectives, self.created)
+        # evaluations a kill interrupted go first, from their stored program
+        self.pending = collections.deque(self.store.candidates("running"))
+
+    def end(self) -> None:
+        """Close what :meth:`begin` opened and record the time spent."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
+        self.store.set_state("elapsed_seconds", self.elapsed())
+
+    def result(self, stopped: str) -> SearchResult:
         self.write_front()
         return SearchResult(
             run_dir=self.run_dir,
@@ -441,22 +475,30 @@ class _Search:
 
     def loop(self, executor: Executor) -> str:
         while True:
-            while self.pending and executor.free() > 0:
-                c = self.pending.popleft()
-                self.store.mark_running(c.id)
-                executor.submit(self.job(c))
-            stop = self.stop_reason()
-            while stop is None and not self.pending and self.selection is not None and executor.free() > 0:
-                job = self.make_child()
-                if job is not None:
-                    executor.submit(job)
-                stop = self.stop_reason()
+            while executor.free() > 0 and (job := self.next_job()) is not None:
+                executor.submit(job)
             self.update_bar(executor)
             if executor.running() == 0:
+                stop = self.stop_reason()
                 if stop is None:
                     raise AlphanasError("the search has nothing to run: no evaluated seed and nothing submitted")
                 return stop
             self.finish(executor.wait())
+
+    def next_job(self) -> Job | None:
+        """The next evaluation to run: a candidate that a kill interrupted
+        (from its stored program), else a new child; None when there is
+        none to run now (the budget is spent, or no evaluated candidate
+        to select a parent from yet)."""
+        if self.pending:
+            c = self.pending.popleft()
+            self.store.mark_running(c.id)
+            return self.job(c)
+        while self.stop_reason() is None and self.selection is not None:
+            job = self.make_child()
+            if job is not None:
+                return job
+        return None
 
     def make_child(self) -> Job | None:
         """Make, check and store child number ``next_id``; its job, or None
@@ -469,36 +511,45 @@ class _Search:
         start = time.perf_counter()
         base = Candidate(id=index, parent_id=parent.id, generation=parent.generation + 1,
                          operator=self.variation.name, program=None, hash=None)
+        limits = self.config.constraints
+        context = VariationContext(seen=self.hashes, aim=drawn.aim, space=self.space, max_params=limits.max_params,
+                                   max_flops=limits.max_flops, label=_label(index))
         try:
-            aim = {"aim": drawn.aim} if self.takes_aim else {}
-            child = self.variation.vary(self.parent_program(parent), rng, **self.seen_argument, **aim)
+            child = self.variation.vary(self.parent_program(parent), rng, context)
         except VariationFailed as err:
             return self.variation_failure(base, str(err), start)
         except Exception as err:  # a bug in a variation: recorded loudly, the run goes on
             warnings.warn(f"variation {self.variation.name} raised {type(err).__name__}: {err}", stacklevel=1)
             return self.variation_failure(base, f"the variation raised {type(err).__name__}: {err}", start)
+        return self.add_child(base, child, drawn.aim, start)
+
+    def add_child(self, base: Candidate, child: Child, aim: str, start: float) -> Job | None:
+        """Check ``child`` (once, unless its variation did), store it as
+        candidate ``base.id`` and return its job; or record why it cannot
+        be a candidate (it does not check, leaves the space, breaks a
+        budget, or duplicates a candidate) and return None."""
         if child.made_from is not None:
             base = self.reparented(base, child.made_from)
-        text = print_program(child.program)
-        digest = program_hash(child.program)
-        base = replace(base, operator=child.operator, program=text, hash=digest,
-                       record={**child.record, "aim": drawn.aim},
+        base = replace(base, operator=child.operator, record={**child.record, "aim": aim},
                        properties=child.record.get("properties"))
-        problem = self.budget_problem(child.program)
-        if problem is None and digest in self.hashes:
-            problem = f"duplicate of candidate {self.hashes[digest]}"
+        try:
+            checked = child.checked or check(child.program, _label(base.id))
+        except AlphanasError as err:
+            return self.variation_failure(base, f"the child does not check: {err.message}", start)
+        base = replace(base, program=checked.text, hash=checked.hash)
+        problem = self.space_problem(checked) or self.budget_problem(checked)
+        if problem is None and checked.hash in self.hashes:
+            problem = f"duplicate of candidate {self.hashes[checked.hash]}"
         if problem is not None:
             return self.variation_failure(base, problem, start)
         c = self.store.add(replace(base, variation_seconds=time.perf_counter() - start))
-        self.hashes[digest] = index
+        self.hashes[checked.hash] = base.id
         self.children += 1
-        # a program parsed from exactly the stored text is, once its locations
-        # name the same file, what parsing that text again gives: keep it for
-        # the evaluation and as a parent instead of parsing twice more
-        parsed = _relabel(child.program, _label(index)) if child.program.text == text else None
-        if parsed is not None:
-            self.remember(index, parsed)
-        return self.job(c, parent, parsed)
+        # the checked program is what parsing the stored text gives (the same
+        # file label, the same locations): it serves as the evaluation's
+        # program and as a parent, with no parse of its own
+        self.remember(base.id, checked.program)
+        return self.job(c, None, checked.program)
 
     def reparented(self, base: Candidate, made_from: str) -> Candidate:
         """The child's row with the candidate it was made from as its parent
@@ -515,15 +566,25 @@ class _Search:
         self.variation_failure_times.append(c.created_at)
         return None
 
-    def budget_problem(self, program: Program) -> str | None:
+    def space_problem(self, checked: Checked) -> str | None:
+        """Why the child is outside the run's grammar space, if it is. A
+        variation that works in the space (its registration says how) makes
+        only children the space derives; any other is checked here."""
+        if self.space is None or getattr(self.variation, "space", None) is self.space:
+            return None
+        from synth.grammar import SpaceError
+
+        try:
+            self.space.derive(checked.program)
+        except SpaceError as err:
+            return f"the child is not in the space {self.space.name}: {err.message}"
+        return None
+
+    def budget_problem(self, checked: Checked) -> str | None:
         """The budget of ``[constraints]`` the child breaks, if any (a
         variation should not make one; this is the loop's own check)."""
-        from alphanas.lang.analysis import analyze
-
         limits = self.config.constraints
-        if limits.max_params is None and limits.max_flops is None:
-            return None
-        total = analyze(program).total
+        total = checked.total
         if limits.max_params is not None and total.params > limits.max_params:
             return f"over budget: params {total.params:,} > max_params {limits.max_params:,.0f}"
         if limits.max_flops is not None and total.flops > limits.max_flops:

@@ -13,6 +13,13 @@ May import: :mod:`alphanas.ops`, :mod:`alphanas.lang`, :mod:`alphanas.registry`,
 :mod:`alphanas.properties`, :mod:`synth`.
 """
 
-from alphanas.variation.base import Aim, Child, Variation, VariationFailed
+from alphanas.variation.base import (
+    VARIATIONS,
+    Aim,
+    Child,
+    Variation,
+    VariationContext,
+    VariationFailed,
+)
 
-__all__ = ["Aim", "Child", "Variation", "VariationFailed"]
+__all__ = ["VARIATIONS", "Aim", "Child", "Variation", "VariationContext", "VariationFailed"]

@@ -16,13 +16,15 @@ builds.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from alphanas.lang.checked import Checked
 from alphanas.lang.ir import Program
+from alphanas.registry import Registry
 
-__all__ = ["Aim", "Child", "Variation", "VariationFailed"]
+__all__ = ["NO_CONTEXT", "VARIATIONS", "Aim", "Child", "Variation", "VariationContext", "VariationFailed"]
 
 #: what a parent was drawn for: its place on the Pareto front, or the first objective alone
 Aim = Literal["front", "first_objective"]
@@ -47,21 +49,62 @@ class Child:
     operator: str
     record: Mapping[str, Any] = field(default_factory=dict)
     made_from: str | None = None
+    #: the child as checked by the variation (:func:`alphanas.lang.checked.check`),
+    #: when it did check it: the search then uses it instead of checking again
+    checked: Checked | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class VariationContext:
+    """What the search tells a variation besides the parent and the RNG,
+    as one value (a variation reads what it needs and ignores the rest).
+
+    - ``seen``: the canonical hashes of the programs the run already has; a
+      child equal to one of them would be rejected as a duplicate, so a
+      variation may try again instead (``SpaceMutation`` does);
+    - ``aim``: what the parent was drawn for (``"front"`` or
+      ``"first_objective"``, see :class:`alphanas.search.selection.Draw`);
+    - ``space``: the run's grammar space (an
+      :class:`alphanas.variation.space.ProgramSpace`), or None when the
+      core language is the space. The search keeps only children the space
+      derives;
+    - ``max_params``, ``max_flops``: the run's ``[constraints]``, the budgets
+      every child must keep;
+    - ``label``: the file name the child's locations should carry (in error
+      messages): ``<candidate N>``.
+    """
+
+    seen: Container[str] = frozenset()
+    aim: Aim = "front"
+    space: Any = None
+    max_params: float | None = None
+    max_flops: float | None = None
+    label: str = "<child>"
+
+
+#: the context of a variation called outside a search: nothing seen, aimed at the front, no space
+NO_CONTEXT = VariationContext()
 
 
 @runtime_checkable
 class Variation(Protocol):
     """Makes children. ``rng`` is the only source of randomness, so that a
-    child is a pure function of the parent and the RNG state."""
+    child is a pure function of the parent, the RNG state and the context."""
 
     name: str
 
-    def vary(self, parent: Program, rng: random.Random) -> Child: ...
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext) -> Child: ...
 
-    # A variation may also take ``seen`` (the canonical hashes of the programs
-    # the search already has, a Container[str]) as a keyword argument: the
-    # search passes it when ``vary`` declares it, so that the variation can
-    # try again rather than return a duplicate the search would reject; and
-    # ``aim`` (what the parent was drawn for, "front" or "first_objective":
-    # see alphanas.search.selection.Draw), so that it can make the kind of child the
-    # selection wants.
+
+#: The variations a search config names (``[strategy] variation``). A class
+#: registers with ``@VARIATIONS.register(name, settings=...)``; its options
+#: (``variation_options`` and the budgets of ``[constraints]``) are the
+#: settings dataclass's fields, or its constructor's keyword arguments.
+#: ``space_mode`` in a registration says how the built-in variation acts
+#: inside a grammar space (:class:`alphanas.variation.space.SpaceMutation`);
+#: a variation without it is run as it is, the space in its context.
+VARIATIONS: Registry[Variation] = Registry("variation", builtin_modules=(
+    "alphanas.variation.property_mutation",
+    "alphanas.variation.random_edit",
+    "alphanas.variation.sampling",
+))

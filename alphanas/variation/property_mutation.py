@@ -40,14 +40,13 @@ from typing import Any
 from alphanas import ops
 from alphanas.lang.analysis import Instance, analyze
 from alphanas.lang.canonical import program_hash
+from alphanas.lang.checked import Checked, check
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Graph, Node, Program, Sym
-from alphanas.lang.parse import parse
-from alphanas.lang.printer import print_program
 from alphanas.lang.regions import Region, block_instances, grow_region, instances_of
 from alphanas.properties import api as props_api
 from alphanas.properties.api import RegionProperties
-from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
 
 __all__ = [
     "MutationSettings",
@@ -355,18 +354,18 @@ def splice(program: Program, pick: Pick, body: Program, rng: random.Random, p_sh
     return _drop_unused(child)
 
 
-def checked_child(parent: Program, child: Program) -> Program:
-    """The child re-parsed from its text and shape-checked; VariationFailed
-    if it fails either or equals its parent up to canonical form."""
-    text = print_program(child)
+def checked_child(parent: Program, child: Program, label: str = "<child>") -> Checked:
+    """The child checked once (printed, re-parsed as file ``label``,
+    shape-checked, hashed: :func:`alphanas.lang.checked.check`);
+    VariationFailed if it fails to check or equals its parent up to
+    canonical form."""
     try:
-        again = parse(text, "<child>")
-        analyze(again)
+        checked = check(child, label)
     except AlphanasError as err:
         raise VariationFailed(f"the child does not check: {err.message}") from err
-    if program_hash(again) == program_hash(parent):
+    if checked.hash == program_hash(parent):
         raise VariationFailed("the child equals its parent up to canonical form")
-    return again
+    return checked
 
 
 # -- block duplication and deletion --------------------------------------------------------
@@ -432,6 +431,7 @@ def _put(program: Program, graph: Graph) -> Program:
 # -- the variation -----------------------------------------------------------------------------
 
 
+@VARIATIONS.register("alphanas", settings=MutationSettings, space_mode="guided")
 @dataclass(frozen=True)
 class PropertyMutation:
     """αNAS's variation: property-guided mutation, block duplication and
@@ -442,23 +442,24 @@ class PropertyMutation:
     space: Any = None
     name: str = "alphanas"
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext = NO_CONTEXT) -> Child:
         s = self.settings
         draw = rng.random()
         if draw < s.p_duplicate:
-            return self._structural(parent, rng, duplicate_block, "duplicate_block")
+            return self._structural(parent, rng, duplicate_block, "duplicate_block", context.label)
         if draw < s.p_duplicate + s.p_delete:
-            return self._structural(parent, rng, delete_block, "delete_block")
-        return self.mutate(parent, rng)
+            return self._structural(parent, rng, delete_block, "delete_block", context.label)
+        return self.mutate(parent, rng, context.label)
 
-    def _structural(self, parent: Program, rng: random.Random, edit: Any, name: str) -> Child:
+    def _structural(self, parent: Program, rng: random.Random, edit: Any, name: str, label: str) -> Child:
         try:
             child, record = edit(parent, rng)
         except VariationFailed:
-            return self.mutate(parent, rng)  # nothing to duplicate or delete: mutate instead
-        return Child(checked_child(parent, child), name, record)
+            return self.mutate(parent, rng, label)  # nothing to duplicate or delete: mutate instead
+        checked = checked_child(parent, child, label)
+        return Child(checked.program, name, record, checked=checked)
 
-    def mutate(self, parent: Program, rng: random.Random) -> Child:
+    def mutate(self, parent: Program, rng: random.Random, label: str = "<child>") -> Child:
         """Property-guided mutation, retried up to ``attempts`` times."""
         from synth import synthesize
 
@@ -473,11 +474,11 @@ class PropertyMutation:
                 continue
             try:
                 child = splice(parent, proposal.pick, result.program, rng, self.settings.p_share)
-                child = checked_child(parent, child)
+                checked = checked_child(parent, child, label)
             except VariationFailed as err:
                 reasons.append(str(err))
                 continue
-            return Child(child, "property_mutation", _record(proposal, result))
+            return Child(checked.program, "property_mutation", _record(proposal, result), checked=checked)
         raise VariationFailed(f"no mutation in {self.settings.attempts} attempts: " + "; ".join(reasons[-3:]))
 
 

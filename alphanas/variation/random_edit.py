@@ -39,14 +39,14 @@ from typing import Any
 from alphanas import ops
 from alphanas.lang.analysis import Instance, analyze
 from alphanas.lang.canonical import program_hash
+from alphanas.lang.checked import Checked, check
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Arith, Expr, Graph, Node, Program, Sym, evaluate
-from alphanas.lang.parse import parse
-from alphanas.lang.printer import format_value, print_program
+from alphanas.lang.printer import format_value
 from alphanas.lang.regions import block_instances
 from alphanas.ops import CONCRETE, Attrs, OpError
 from alphanas.ops.spec import Op, Param
-from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
 
 __all__ = ["EDITS", "RandomEdit"]
 
@@ -78,6 +78,7 @@ class _Edit:
     record: dict[str, Any]
 
 
+@VARIATIONS.register("random_edit", space_mode="edit")
 class RandomEdit:
     """One random insert, delete or change per child (see the module doc).
 
@@ -104,7 +105,7 @@ class RandomEdit:
         self.max_attempts = max_attempts
         self.edits = tuple(edits)
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext = NO_CONTEXT) -> Child:
         root = analyze(parent)
         instances = _instances_by_graph(parent, root)
         graphs = [g for g in parent.graphs() if g.name in instances]
@@ -115,32 +116,31 @@ class RandomEdit:
             graph = rng.choice(graphs)
             try:
                 edit = _EDITORS[kind](parent, graph, instances[graph.name], rng)
-                child = self._verify(edit.program, parent_hash, root.output_shape)
+                checked = self._verify(edit.program, parent_hash, root.output_shape, context.label)
             except _NoEdit as why:
                 failures[f"{kind}: {why}"] += 1
                 continue
             record = {"edit": kind, "graph": graph.name, **edit.record, "attempts": attempt}
-            return Child(child, self.name, record)
+            return Child(checked.program, self.name, record, checked=checked)
         summary = "; ".join(f"{why} ({n}x)" for why, n in failures.most_common(4))
         raise VariationFailed(f"no valid random edit in {self.max_attempts} attempts: {summary}")
 
-    def _verify(self, program: Program, parent_hash: str, output_shape: tuple[int, ...]) -> Program:
-        """The child as re-parsed from its text, if it is a valid, new
-        program within the budgets; :class:`_NoEdit` otherwise."""
+    def _verify(self, program: Program, parent_hash: str, output_shape: tuple[int, ...], label: str) -> Checked:
+        """The child checked once (:func:`alphanas.lang.checked.check`), if
+        it is a valid, new program within the budgets; :class:`_NoEdit` otherwise."""
         try:
-            child = parse(print_program(program), "<random_edit>")
-            inst = analyze(child)
+            checked = check(program, label)
         except AlphanasError as err:
             raise _NoEdit(f"child rejected by the front end ({type(err).__name__})") from None
-        if inst.output_shape != output_shape:
+        if checked.analysis.output_shape != output_shape:
             raise _NoEdit("model output shape changed")
-        if self.max_params is not None and inst.total.params > self.max_params:
+        if self.max_params is not None and checked.total.params > self.max_params:
             raise _NoEdit("over the parameter budget")
-        if self.max_flops is not None and inst.total.flops > self.max_flops:
+        if self.max_flops is not None and checked.total.flops > self.max_flops:
             raise _NoEdit("over the FLOP budget")
-        if program_hash(child) == parent_hash:
+        if checked.hash == parent_hash:
             raise _NoEdit("child equals its parent")
-        return child
+        return checked
 
 
 # -- the edits ---------------------------------------------------------------------------------

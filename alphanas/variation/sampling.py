@@ -20,11 +20,12 @@ from alphanas.lang.analysis import analyze
 from alphanas.lang.canonical import program_hash
 from alphanas.lang.ir import Program
 from alphanas.properties.depth import Depth, infer_depth
-from alphanas.variation.base import Child, VariationFailed
+from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
 
 __all__ = ["RandomSampler"]
 
 
+@VARIATIONS.register("random_sample", space_mode="sample")
 @dataclass(frozen=True)
 class RandomSampler:
     """Random programs with the parent's shapes (see the module docstring)."""
@@ -35,7 +36,7 @@ class RandomSampler:
     attempts: int = 4
     name: str = "random_sample"
 
-    def vary(self, parent: Program, rng: random.Random) -> Child:
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext = NO_CONTEXT) -> Child:
         from synth import Problem, synthesize
 
         inst = analyze(parent)

@@ -70,7 +70,7 @@ from alphanas.lang.parse import parse
 from alphanas.lang.printer import print_program
 from alphanas.lang.regions import Region, instances_of, make_region
 from alphanas.properties import api as props_api
-from alphanas.variation.base import Aim, Child, VariationFailed
+from alphanas.variation.base import NO_CONTEXT, Child, VariationContext, VariationFailed
 from synth.grammar import GrammarSpace, SpaceError, grammar_load_error, split_comment
 
 __all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
@@ -303,15 +303,15 @@ class SpaceMutation:
     #: (rule, shapes and budgets, constants, inputs) -> what its derivations reach (see _reachable)
     _reachable_by: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def vary(self, parent: Program, rng: random.Random, seen: Container[str] = frozenset(),
-             aim: Aim = "front") -> Child:
-        """A child of ``parent``; ``seen`` holds the canonical hashes of the
-        programs the search already has, which count as failed attempts
+    def vary(self, parent: Program, rng: random.Random, context: VariationContext = NO_CONTEXT) -> Child:
+        """A child of ``parent``; ``context.seen`` holds the canonical hashes
+        of the programs the search already has, which count as failed attempts
         (in a small space a property target is often met by a cell already
-        evaluated, and the search would reject it). ``aim`` is what the
-        parent was drawn for; it picks the tightness of guided children."""
+        evaluated, and the search would reject it). ``context.aim`` is what
+        the parent was drawn for; it picks the tightness of guided children."""
         from alphanas.variation.property_mutation import MutationSettings
 
+        seen, aim = context.seen, context.aim
         settings = self.settings or MutationSettings()
         if aim == "first_objective" and settings.p_tight_first_objective is not None:
             settings = replace(settings, p_tight=settings.p_tight_first_objective)
