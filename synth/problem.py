@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alphanas.lang.analysis import Shape
 from alphanas.properties.api import RegionProperties
 from alphanas.properties.depth import Depth
 from alphanas.properties.mixing import Mixing
 
 __all__ = ["Budgets", "Problem", "UnsupportedProblem"]
 
-Shape = tuple[int, ...]
 
 
 class UnsupportedProblem(ValueError):

@@ -19,10 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from alphanas.lang.analysis import Instance, analyze
+from alphanas.lang.analysis import Instance, Shape, analyze
 from alphanas.lang.ir import Program
-
-Shape = tuple[int, ...]
 
 __all__ = ["Shapes", "distance", "infer_shapes", "mutate", "render", "satisfies"]
 

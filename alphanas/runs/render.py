@@ -234,7 +234,7 @@ class Text:
     bold: bool = False
 
 
-Shape = Rect | Line | Polygon | Text
+Drawable = Rect | Line | Polygon | Text
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class Scene:
 
     width: float
     height: float
-    shapes: tuple[Shape, ...]
+    shapes: tuple[Drawable, ...]
     title: str = ""
     #: the keys of the highlighted rows (for callers and tests)
     highlighted: tuple[str, ...] = field(default=())
@@ -315,7 +315,7 @@ def layout(program: Program, highlight: Iterable[NodeRef] = (), title: str = "",
     lanes = _lanes([(s, max(skips[s])) for s in sources])
     width = right + 14.0 + (max(lanes) + 1) * _LANE if lanes else right
     width = max(width + _MARGIN, 360.0, _text_width(title, 14) * 1.05 + 2 * _MARGIN)
-    shapes: list[Shape] = []
+    shapes: list[Drawable] = []
     y = _MARGIN
     if title:
         shapes.append(Text(_MARGIN, y + 12, title, 14, bold=True))
@@ -341,7 +341,7 @@ def layout(program: Program, highlight: Iterable[NodeRef] = (), title: str = "",
             y += 6.0
             frame_bottom[id(g)] = y
         y += _GAP
-    labels: list[Shape] = []
+    labels: list[Drawable] = []
     highlighted = []
     for g in sorted(groups, key=lambda g: g.depth):
         inset = (depth - g.depth + 1) * _PAD
@@ -387,10 +387,10 @@ def layout(program: Program, highlight: Iterable[NodeRef] = (), title: str = "",
     return Scene(width, y - _GAP + _MARGIN, tuple(shapes), title, tuple(highlighted))
 
 
-def _legend(x: float, y: float, right: float, highlight: str | None) -> tuple[list[Shape], float]:
+def _legend(x: float, y: float, right: float, highlight: str | None) -> tuple[list[Drawable], float]:
     """Swatches of the node kinds (and of the highlight when there is one),
     wrapped to lines that end before ``right``; the shapes and the y below them."""
-    shapes: list[Shape] = []
+    shapes: list[Drawable] = []
     entries = [*KINDS.values(), *([replace(HIGHLIGHT, legend=highlight)] if highlight else [])]
     left = x
     for style in entries:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import random
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from alphanas.lang.checked import Checked
 from alphanas.lang.ir import Program
 from alphanas.registry import Registry
+
+if TYPE_CHECKING:
+    from alphanas.variation.space import ProgramSpace
 
 __all__ = ["NO_CONTEXT", "VARIATIONS", "Aim", "Child", "Variation", "VariationContext", "VariationFailed"]
 
@@ -76,7 +79,7 @@ class VariationContext:
 
     seen: Container[str] = frozenset()
     aim: Aim = "front"
-    space: Any = None
+    space: ProgramSpace | None = None
     max_params: float | None = None
     max_flops: float | None = None
     label: str = "<child>"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphanas import ops
 from alphanas.lang.analysis import Instance, analyze
@@ -47,6 +47,9 @@ from alphanas.lang.regions import Region, block_instances, grow_region, instance
 from alphanas.properties import api as props_api
 from alphanas.properties.api import RegionProperties
 from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
+
+if TYPE_CHECKING:
+    from synth.synthesize import Space as SynthSpace
 
 __all__ = [
     "MutationSettings",
@@ -439,7 +442,7 @@ class PropertyMutation:
 
     settings: MutationSettings = field(default_factory=MutationSettings)
     #: a synth space (None: the core language)
-    space: Any = None
+    space: SynthSpace | None = None
     name: str = "alphanas"
 
     def vary(self, parent: Program, rng: random.Random, context: VariationContext = NO_CONTEXT) -> Child:

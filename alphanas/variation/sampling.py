@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from alphanas.lang.analysis import analyze
 from alphanas.lang.canonical import program_hash
 from alphanas.lang.ir import Program
 from alphanas.properties.depth import Depth, infer_depth
 from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
+
+if TYPE_CHECKING:
+    from synth.synthesize import Space as SynthSpace
 
 __all__ = ["RandomSampler"]
 
@@ -31,7 +34,7 @@ class RandomSampler:
     """Random programs with the parent's shapes (see the module docstring)."""
 
     max_ops: int = 12
-    space: Any = None
+    space: SynthSpace | None = None
     time_limit: float = 2.0
     attempts: int = 4
     name: str = "random_sample"

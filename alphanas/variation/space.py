@@ -58,7 +58,7 @@ import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lark
 
@@ -72,6 +72,9 @@ from alphanas.lang.regions import Region, instances_of, make_region
 from alphanas.properties import api as props_api
 from alphanas.variation.base import NO_CONTEXT, Child, VariationContext, VariationFailed
 from synth.grammar import GrammarSpace, SpaceError, grammar_load_error, split_comment
+
+if TYPE_CHECKING:
+    from alphanas.variation.property_mutation import MutationSettings
 
 __all__ = ["Fragment", "ProgramSpace", "SpaceMutation", "squeezed_grammar"]
 
@@ -296,7 +299,7 @@ class SpaceMutation:
 
     space: ProgramSpace
     mode: Mode = "guided"
-    settings: Any = field(default=None)  # alphanas.variation.property_mutation.MutationSettings (None: its defaults)
+    settings: MutationSettings | None = None  # None: its defaults
     name: str = "alphanas"
     #: spliced text -> (the child's canonical hash, or None and why it does not check)
     _spliced: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, compare=False, repr=False)

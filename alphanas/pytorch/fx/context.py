@@ -22,10 +22,9 @@ import torch.fx as fx
 from torch import nn
 
 from alphanas import ops
+from alphanas.lang.analysis import Shape
 from alphanas.lang.ir import Expr
 from alphanas.ops import CONCRETE, REQUIRED, Attrs, OpError
-
-Shape = tuple[int, ...]
 
 #: the batch sizes of the two tracing runs; not 1, so that the batch axis
 #: cannot be mistaken for an axis of length 1
