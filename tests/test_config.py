@@ -123,12 +123,21 @@ CASES = {
     "unknown variation": (_replace('variation = "random_edit"', 'variation = "random_edits"'), 12,
                           ("unknown variation 'random_edits'",), ("did you mean 'random_edit'",)),
     "unknown selection option": (_replace("{ tournament = 4 }", "{ min_accuracy = 0.5 }"), 15,
-                                 ("unknown key 'min_accuracy' in [strategy.selection_options]",), ()),
+                                 ("selection 'aging' takes no option 'min_accuracy'",), ("its options: tournament",)),
+    "unknown selection": (_replace('selection = "aging"', 'selection = "agin"'), 13,
+                          ("unknown selection 'agin'",), ("did you mean 'aging'",)),
+    "selection option of the wrong type": (_replace("{ tournament = 4 }", "{ tournament = 2.5 }"), 15,
+                                           ("tournament must be an integer",), ()),
+    "min_accuracy without accuracy": (_replace("{ tournament = 4 }", "{ min_accuracy = 0.5 }")
+                                      .replace('selection = "aging"', 'selection = "pareto_weighted"'), 15,
+                                      ("min_accuracy needs accuracy among the objectives",), ()),
     "probability above 1": (_replace("{ tournament = 4 }", "{ first_objective_probability = 1.5 }")
                             .replace('selection = "aging"', 'selection = "nsga2"'), 15,
                             ("first_objective_probability = 1.5 is impossible", "at most 1"), ()),
-    "unknown executor": (_replace('kind = "serial"', 'kind = "threads"'), 21, ("unknown executor kind",),
+    "unknown executor": (_replace('kind = "serial"', 'kind = "threads"'), 21, ("unknown executor 'threads'",),
                          ("serial, process, ray",)),
+    "address for a local executor": (_replace('kind = "serial"', 'kind = "serial"\naddress = "auto"'), 22,
+                                     ("executor 'serial' takes no option 'address'",), ("timeout_seconds",)),
     "serial with workers": (_replace('kind = "serial"', 'kind = "serial"\nworkers = 2'), 22,
                             ("one evaluation at a time",), ()),
     "missing seed file": (_replace('"zoo:small_cnn"', '"nets/missing.arch"'), 1, ("no such file",), ()),
@@ -139,7 +148,7 @@ CASES = {
                               ("no such space grammar",), ("relative to the config file",)),
     "invalid TOML": (_replace("population = 12", "population = [12"), 6, ("invalid TOML",), ()),
     "unknown evaluator": (_replace('kind = "analytic"', 'kind = "analytical"'), 25,
-                          ("unknown evaluator kind",), ("did you mean 'analytic'",)),
+                          ("unknown evaluator 'analytical'",), ("did you mean 'analytic'",)),
 }
 
 

@@ -12,7 +12,15 @@ from typing import ClassVar
 import pytest
 
 from alphanas.evaluation.evaluator import AnalyticEvaluator, EvalContext, Evaluation, Fidelity
-from alphanas.evaluation.executors import Job, ProcessExecutor, SerialExecutor, run_job
+from alphanas.evaluation.executors import (
+    Job,
+    ProcessExecutor,
+    ProcessSettings,
+    RaySettings,
+    SerialExecutor,
+    SerialSettings,
+    run_job,
+)
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Program
 from alphanas.search.config import load_config
@@ -62,7 +70,7 @@ def test_run_job_records_an_evaluator_that_raises() -> None:
 
 
 def test_serial_executor_passes_the_time_limit() -> None:
-    ex = SerialExecutor(LimitReporter(), timeout=7.0)
+    ex = SerialExecutor(LimitReporter(), SerialSettings(timeout_seconds=7.0))
     ex.submit(_job(1))
     assert ex.running() == 1 and ex.free() == 0
     out = ex.wait()
@@ -72,7 +80,7 @@ def test_serial_executor_passes_the_time_limit() -> None:
 
 
 def test_process_executor_survives_a_crash_and_a_hang() -> None:
-    ex = ProcessExecutor(CrashingEvaluator(), workers=2, timeout=3.0)
+    ex = ProcessExecutor(CrashingEvaluator(), ProcessSettings(workers=2, timeout_seconds=3.0))
     try:
         ex.submit(_job(1, "crash"))
         ex.submit(_job(2, "ok"))
@@ -95,7 +103,7 @@ def test_process_executor_survives_a_crash_and_a_hang() -> None:
 def test_outcomes_finished_together_are_all_handed_out() -> None:
     """Two jobs that finish before the first wait(): the second outcome
     still counts as running until wait() hands it out."""
-    ex = ProcessExecutor(CrashingEvaluator(), workers=2)
+    ex = ProcessExecutor(CrashingEvaluator(), ProcessSettings(workers=2))
     try:
         ex.submit(_job(1))
         ex.submit(_job(2))
@@ -110,7 +118,7 @@ def test_outcomes_finished_together_are_all_handed_out() -> None:
 
 
 def test_process_executor_passes_the_time_limit() -> None:
-    ex = ProcessExecutor(LimitReporter(), workers=1, timeout=9.0)
+    ex = ProcessExecutor(LimitReporter(), ProcessSettings(workers=1, timeout_seconds=9.0))
     try:
         ex.submit(_job(1))
         assert ex.wait().evaluation.metrics == {"limit": 9.0}
@@ -200,7 +208,7 @@ def test_ray_executor_survives_a_crash_and_a_hang() -> None:
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        ex = RayExecutor(CrashingEvaluator(), workers=2, timeout=5.0)
+        ex = RayExecutor(CrashingEvaluator(), RaySettings(workers=2, timeout_seconds=5.0))
         assert ex.slots == 2
         ex.submit(_job(1, "crash"))
         ex.submit(_job(2, "ok"))

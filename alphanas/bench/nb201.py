@@ -266,14 +266,15 @@ def selection_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, A
     """A ``--selection-option``: an option of at least one selection."""
     from alphanas.search.selection import SELECTIONS
 
-    return _option(parser, text, "--selection-option", sorted({k for keys in SELECTIONS.values() for k in keys}))
+    known = {k for name in SELECTIONS.names() for k in SELECTIONS.get(name).option_names()[0]}
+    return _option(parser, text, "--selection-option", sorted(known))
 
 
 def options_for(strategy: str, options: Sequence[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
     """The selection options that the strategy's selection takes."""
     from alphanas.search.selection import SELECTIONS
 
-    takes = SELECTIONS[STRATEGIES[strategy][1]]
+    takes, _ = SELECTIONS.get(STRATEGIES[strategy][1]).option_names()
     return tuple((k, v) for k, v in options if k in takes)
 
 

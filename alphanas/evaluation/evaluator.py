@@ -11,6 +11,15 @@ goes on.
 Metric names are fixed here, so that objectives in a search config, columns
 in the store and axes in the report agree: :data:`METRICS` lists them with
 the direction in which they are better.
+
+The evaluators a search config names (``[evaluator] kind``) are registered
+in :data:`EVALUATORS`: ``analytic`` here, ``training``
+(:mod:`alphanas.evaluation.training`) and ``nb201``
+(:mod:`alphanas.evaluation.table`). An evaluator's options
+(``[evaluator.options]``) are its constructor's keyword arguments. What it
+measures, for the config to check the objectives against, is its class
+attribute ``metrics`` (name -> "max"/"min"), or its classmethod
+``metrics_for(options)`` when the options decide it.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from alphanas.lang.analysis import analyze
 from alphanas.lang.ir import Program
+from alphanas.registry import Registry
 
 __all__ = [
+    "EVALUATORS",
     "METRICS",
     "METRIC_PATTERNS",
     "AnalyticEvaluator",
@@ -127,17 +138,32 @@ class Evaluator(Protocol):
     def evaluate(self, program: Program, fidelity: Fidelity, context: EvalContext) -> Evaluation: ...
 
 
+#: The evaluators a search config names (``[evaluator] kind``). A class
+#: registers with ``@EVALUATORS.register(name)``; ``[evaluator.options]`` are
+#: its constructor's keyword arguments (a nested table becomes the dataclass
+#: its argument is annotated with).
+EVALUATORS: Registry[Evaluator] = Registry("evaluator", builtin_modules=(
+    "alphanas.evaluation.evaluator",
+    "alphanas.evaluation.training",
+    "alphanas.evaluation.table",
+))
+
+
 def analytic_metrics(program: Program) -> dict[str, float]:
     """Parameters and FLOPs per sample from the IR's analysis (no torch)."""
     total = analyze(program).total
     return {"params": float(total.params), "flops": float(total.flops)}
 
 
+@EVALUATORS.register("analytic")
 @dataclass(frozen=True)
 class AnalyticEvaluator:
     """Scores a program by its analytic costs alone: parameters and FLOPs,
     no training. The cheapest evaluator; the search's engine overhead is
     measured with it."""
+
+    #: what it measures (all of it): the objectives it can serve
+    metrics: ClassVar[Mapping[str, Literal["max", "min"]]] = {"params": "min", "flops": "min"}
 
     def evaluate(self, program: Program, fidelity: Fidelity, context: EvalContext) -> Evaluation:
         start = time.perf_counter()

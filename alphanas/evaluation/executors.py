@@ -23,12 +23,19 @@ cannot stop one evaluation that runs too long. :class:`ProcessExecutor`
 keeps its own spawned workers instead, each with a pipe and one job at a
 time, so a crash or a time-out is charged to exactly the candidate that
 caused it, and only that worker is replaced.
+
+The executors are registered in :data:`EXECUTORS` under the names a search
+config gives as ``[executor] kind``; the table's other keys (``workers``,
+``timeout_seconds``, ``threads_per_worker``, ``address``) are the fields of
+the executor's settings dataclass, which checks them. Every executor is
+built as ``cls(evaluator, settings)``.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -41,14 +48,19 @@ from typing import Any, Protocol
 from alphanas.evaluation.evaluator import EvalContext, Evaluation, Evaluator, Fidelity, failed
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Program
+from alphanas.registry import PluginError, Registry
 
 __all__ = [
+    "EXECUTORS",
     "Executor",
     "Job",
     "Outcome",
     "ProcessExecutor",
+    "ProcessSettings",
     "RayExecutor",
+    "RaySettings",
     "SerialExecutor",
+    "SerialSettings",
     "run_job",
 ]
 
@@ -113,6 +125,105 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
+#: The executors a search config names (``[executor] kind``). A class
+#: registers with ``@EXECUTORS.register(name, settings=...)`` and is built as
+#: ``cls(evaluator, settings)``; the ``[executor]`` table's keys besides
+#: ``kind`` are its settings' fields (the config always gives ``workers``).
+EXECUTORS: Registry[Executor] = Registry("executor", builtin_modules=("alphanas.evaluation.executors",))
+
+
+# -- settings: the [executor] table, each checking its own values ----------------------------------------
+
+
+def _whole(name: str, value: Any) -> None:
+    """``value`` is an integer of at least 1 (a bool is not)."""
+    if type(value) is not int:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} = {value} is impossible: it must be at least 1")
+
+
+def _seconds(name: str, value: Any) -> None:
+    """``value`` is None or a positive, finite number of seconds."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} = {value} is impossible: it must be a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """The serial executor runs one evaluation at a time (``workers`` is 1);
+    ``timeout_seconds`` reaches the evaluator through its context only;
+    ``threads_per_worker`` is accepted and has no effect (the evaluation
+    runs in the search's own process)."""
+
+    workers: int = 1
+    timeout_seconds: float | None = None
+    threads_per_worker: int | None = None
+
+    def __post_init__(self) -> None:
+        _whole("workers", self.workers)
+        if self.workers != 1:
+            raise PluginError(f"workers = {self.workers}: the serial executor runs one evaluation at a time",
+                              hint='use kind = "process" for more workers')
+        _seconds("timeout_seconds", self.timeout_seconds)
+        if self.threads_per_worker is not None:
+            _whole("threads_per_worker", self.threads_per_worker)
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """``workers`` spawned processes; a job past ``timeout_seconds`` is
+    killed with its worker; each worker gets ``threads_per_worker`` torch
+    threads (None: the cores shared out among the workers)."""
+
+    workers: int = 1
+    timeout_seconds: float | None = None
+    threads_per_worker: int | None = None
+
+    def __post_init__(self) -> None:
+        _whole("workers", self.workers)
+        _seconds("timeout_seconds", self.timeout_seconds)
+        if self.threads_per_worker is not None:
+            _whole("threads_per_worker", self.threads_per_worker)
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """``workers`` Ray tasks at a time (None: the cluster's CPUs), on the
+    cluster at ``address`` (None: an already initialised Ray, else a new
+    local one); a task past ``timeout_seconds`` is cancelled.
+    ``threads_per_worker`` is accepted and has no effect. Ray must be
+    installed."""
+
+    workers: int | None = None
+    address: str | None = None
+    timeout_seconds: float | None = None
+    threads_per_worker: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            _whole("workers", self.workers)
+        if self.address is not None and not isinstance(self.address, str):
+            raise ValueError(f"address must be a string (a Ray address), got {self.address!r}")
+        _seconds("timeout_seconds", self.timeout_seconds)
+        if self.threads_per_worker is not None:
+            _whole("threads_per_worker", self.threads_per_worker)
+        _import_ray()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise PluginError("executor kind 'ray' needs Ray, which is not installed",
+                          hint="pip install 'alphanas[ray]', or use kind = \"process\"") from None
+    return ray
+
+
 def _with_time_limit(job: Job, limit: float | None) -> Job:
     """The job with the executor's limit in its context (the smaller one if
     the job already carries a limit)."""
@@ -126,6 +237,7 @@ def _with_time_limit(job: Job, limit: float | None) -> Job:
 # -- serial -----------------------------------------------------------------------------------------
 
 
+@EXECUTORS.register("serial", settings=SerialSettings)
 class SerialExecutor:
     """Evaluates in the search's own process, one job at a time, when the
     search waits for it. It cannot survive a crashing evaluator nor stop a
@@ -133,9 +245,10 @@ class SerialExecutor:
 
     slots = 1
 
-    def __init__(self, evaluator: Evaluator, timeout: float | None = None) -> None:
+    def __init__(self, evaluator: Evaluator, settings: SerialSettings = SerialSettings()) -> None:
         self.evaluator = evaluator
-        self.timeout = timeout
+        self.settings = settings
+        self.timeout = settings.timeout_seconds
         self._queue: collections.deque[Job] = collections.deque()
 
     def submit(self, job: Job) -> None:
@@ -205,26 +318,21 @@ def _crash_reason(exitcode: int | None) -> str:
     return f"worker crashed (exit code {exitcode})"
 
 
+@EXECUTORS.register("process", settings=ProcessSettings)
 class ProcessExecutor:
     """Evaluates in ``workers`` spawned processes, one job per process at a
     time. A worker that dies fails its one candidate with "worker crashed
-    (exit code N)" and is replaced; a job past ``timeout`` seconds fails
+    (exit code N)" and is replaced; a job past ``timeout_seconds`` fails
     with "timed out", its worker killed and replaced."""
 
-    def __init__(
-        self,
-        evaluator: Evaluator,
-        workers: int = 2,
-        timeout: float | None = None,
-        threads_per_worker: int | None = None,
-        start_method: str = "spawn",
-    ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+    def __init__(self, evaluator: Evaluator, settings: ProcessSettings = ProcessSettings(), *,
+                 start_method: str = "spawn") -> None:
+        workers = settings.workers
         self.evaluator = evaluator
+        self.settings = settings
         self.slots = workers
-        self.timeout = timeout
-        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self.timeout = settings.timeout_seconds
+        self.threads = settings.threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
         self._context = multiprocessing.get_context(start_method)
         self._workers: list[_Worker] = []
         self._done: collections.deque[Outcome] = collections.deque()
@@ -335,35 +443,26 @@ def _ray_evaluate(evaluator: Evaluator, job: Job) -> Evaluation:
     return run_job(evaluator, job)
 
 
+@EXECUTORS.register("ray", settings=RaySettings)
 class RayExecutor:
     """Evaluates as Ray tasks, ``workers`` at a time (default: the
     cluster's CPUs divided by ``cpus_per_job``). Connects to ``address``
     (None: an already initialised Ray, else a new local one). A task whose
-    worker dies fails with "worker crashed"; one past ``timeout`` is
+    worker dies fails with "worker crashed"; one past ``timeout_seconds`` is
     cancelled with its worker killed."""
 
-    def __init__(
-        self,
-        evaluator: Evaluator,
-        address: str | None = None,
-        workers: int | None = None,
-        timeout: float | None = None,
-        cpus_per_job: float = 1.0,
-    ) -> None:
-        try:
-            import ray
-        except ImportError as err:
-            raise AlphanasError(
-                "the ray executor needs Ray, which is not installed",
-                hint="pip install 'alphanas[ray]' (or choose executor kind 'process')",
-            ) from err
+    def __init__(self, evaluator: Evaluator, settings: RaySettings | None = None, *,
+                 cpus_per_job: float = 1.0) -> None:
+        ray = _import_ray()  # before the default settings, which need it too
+        settings = settings if settings is not None else RaySettings()
+        self.settings = settings
         self._ray = ray
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        self.timeout = timeout
+            ray.init(address=settings.address, include_dashboard=False, log_to_driver=False)
+        self.timeout = settings.timeout_seconds
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        self.slots = workers or max(1, int(cpus // cpus_per_job))
+        self.slots = settings.workers or max(1, int(cpus // cpus_per_job))
         self._evaluator = ray.put(evaluator)
         self._task = ray.remote(num_cpus=cpus_per_job, max_retries=0)(_ray_evaluate)
         self._running: dict[Any, tuple[Job, float]] = {}

@@ -27,6 +27,7 @@ from typing import Any
 
 from alphanas.benchmarks.nb201 import CELL_BLOCK, NB201Error, arch_of, network
 from alphanas.evaluation.evaluator import (
+    EVALUATORS,
     EvalContext,
     Evaluation,
     Fidelity,
@@ -168,6 +169,7 @@ def _read_table(path: Path) -> BenchmarkTable:
 # -- the evaluator -------------------------------------------------------------------------------
 
 
+@EVALUATORS.register("nb201")
 class TableEvaluator:
     """Scores a NAS-Bench-201 network by its cell's row of a benchmark table.
 

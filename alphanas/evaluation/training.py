@@ -41,6 +41,7 @@ from torch import nn
 
 from alphanas.evaluation.data import DataSpec, Splits, load
 from alphanas.evaluation.evaluator import (
+    EVALUATORS,
     EvalContext,
     Evaluation,
     Evaluator,
@@ -109,6 +110,7 @@ def inherit_weights(model: nn.Module, checkpoint: str | Path) -> float:
     return inherited / total if total else 0.0
 
 
+@EVALUATORS.register("training")
 @dataclass(frozen=True)
 class TrainingEvaluator:
     """Trains each candidate on ``data`` with ``config``.

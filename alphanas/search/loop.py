@@ -64,14 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from alphanas.evaluation.evaluator import EvalContext, Evaluator
-from alphanas.evaluation.executors import (
-    Executor,
-    Job,
-    Outcome,
-    ProcessExecutor,
-    RayExecutor,
-    SerialExecutor,
-)
+from alphanas.evaluation.executors import Executor, Job, Outcome
 from alphanas.evaluation.pareto import (
     ReferenceBox,
     dominates,
@@ -90,10 +83,12 @@ from alphanas.search.config import (
     ConfigError,
     SearchConfig,
     build_evaluator,
+    build_executor,
+    build_selection,
     build_variation,
     load_seed_program,
 )
-from alphanas.search.selection import Selection, make_selection
+from alphanas.search.selection import Selection
 from alphanas.search.store import Candidate, Store, candidate_folder, checkpoint_path
 from alphanas.variation.base import Child, Variation, VariationContext, VariationFailed
 
@@ -239,24 +234,17 @@ def _add_seed(store: Store, program: Program) -> None:
 
 def make_evaluator(config: SearchConfig) -> Evaluator:
     """The configured evaluator (:func:`alphanas.search.config.build_evaluator`)."""
-    return build_evaluator(config.evaluator)
+    return build_evaluator(config)
 
 
 def make_variation(config: SearchConfig) -> Variation:
     """The configured variation (:func:`alphanas.search.config.build_variation`)."""
-    return build_variation(config.strategy, config.constraints, config.space)
+    return build_variation(config)
 
 
 def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
-    e = config.executor
-    if e.kind == "serial":
-        return SerialExecutor(evaluator, timeout=e.timeout_seconds)
-    if e.kind == "process":
-        return ProcessExecutor(evaluator, workers=e.workers, timeout=e.timeout_seconds,
-                               threads_per_worker=e.threads_per_worker)
-    if e.kind == "ray":
-        return RayExecutor(evaluator, address=e.address, workers=e.workers, timeout=e.timeout_seconds)
-    raise ConfigError(f"unknown executor kind {e.kind!r}")
+    """The configured executor (:func:`alphanas.search.config.build_executor`)."""
+    return build_executor(config, evaluator)
 
 
 # -- the loop -----------------------------------------------------------------------------------------------
@@ -350,9 +338,7 @@ class Search:
 
     def set_box(self, box: ReferenceBox) -> None:
         self.box = box
-        s = self.config.strategy
-        self.selection = make_selection(s.selection, self.objectives, self.config.population, box,
-                                        s.selection_options)
+        self.selection = build_selection(self.config, box)
 
     def values(self, c: Candidate) -> tuple[float, ...] | None:
         """The candidate's objective values, if it has a finite one for each."""

@@ -9,8 +9,10 @@ A selection strategy is a small object with two methods:
   drawn for (a :class:`Draw`), every random choice from ``rng``.
 
 Both are pure functions of their arguments, which is what makes a serial
-search reproducible and resumable (:mod:`alphanas.search.loop`). Three strategies,
-chosen by name in the search config:
+search reproducible and resumable (:mod:`alphanas.search.loop`). Three strategies
+are registered in :data:`SELECTIONS`, chosen by name in the search config
+(``[strategy] selection``, with ``selection_options`` the fields of the
+strategy's settings dataclass):
 
 - ``nsga2`` — NSGA-II (Deb et al. 2002) in steady state: the population keeps
   the ``population_size`` best by non-dominated rank and crowding distance
@@ -36,6 +38,11 @@ Pareto-weighted draws spent on accuracy), so that a variation can make a
 child in keeping with why its parent was chosen (``SpaceMutation`` takes
 the tightest derivation for the front and may drift for accuracy: see
 ``MutationSettings.p_tight_first_objective``).
+
+Every selection is built as ``cls(objectives, population_size, box, settings)``
+(:meth:`alphanas.registry.Entry.build`); a strategy of one's own registers
+with ``@SELECTIONS.register(name, settings=...)`` or is named as
+``module:Class`` (docs/extending.md).
 """
 
 from __future__ import annotations
@@ -50,10 +57,23 @@ from deap import base, creator
 from deap.tools.emo import assignCrowdingDist, selNSGA2, sortNondominated
 
 from alphanas.evaluation.pareto import Objective, ReferenceBox, pareto_front
+from alphanas.registry import Registry
 from alphanas.search.store import Candidate
 from alphanas.variation.base import Aim
 
-__all__ = ["NSGA2", "SELECTIONS", "Aging", "Aim", "Draw", "ParetoWeighted", "Selection", "make_selection"]
+__all__ = [
+    "NSGA2",
+    "SELECTIONS",
+    "Aging",
+    "AgingSettings",
+    "Aim",
+    "Draw",
+    "NSGA2Settings",
+    "ParetoWeighted",
+    "ParetoWeightedSettings",
+    "Selection",
+    "make_selection",
+]
 
 @dataclass(frozen=True)
 class Draw:
@@ -69,6 +89,93 @@ class Selection(Protocol):
     def survivors(self, population: list[Candidate]) -> list[Candidate]: ...
 
     def draw(self, population: Sequence[Candidate], rng: random.Random) -> Draw: ...
+
+
+#: The selections a search config names (``[strategy] selection``). A class
+#: registers with ``@SELECTIONS.register(name, settings=...)`` and is built as
+#: ``cls(objectives, population_size, box, settings)``; ``selection_options``
+#: are the fields of its settings dataclass.
+SELECTIONS: Registry[Selection] = Registry("selection", builtin_modules=("alphanas.search.selection",))
+
+
+# -- settings: each checks its own values ---------------------------------------------------------------
+
+
+def _whole(name: str, value: Any, minimum: int = 1) -> None:
+    """``value`` is an integer of at least ``minimum`` (a bool is not)."""
+    if type(value) is not int:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} = {value} is impossible: it must be at least {minimum}")
+
+
+def _real(name: str, value: Any, minimum: float = 0.0) -> None:
+    """``value`` is a finite number of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} = {value} is impossible: it must be finite")
+    if value < minimum:
+        raise ValueError(f"{name} = {value} is impossible: it must be at least {minimum:g}")
+
+
+def _probability(name: str, value: Any) -> None:
+    _real(name, value, 0.0)
+    if value > 1:
+        raise ValueError(f"{name} = {value} is impossible: a probability is at most 1")
+
+
+@dataclass(frozen=True)
+class NSGA2Settings:
+    """NSGA-II's options: the size of the tournament on (rank, crowding), and
+    the share of draws spent on the first objective alone with the size of
+    their tournament."""
+
+    tournament: int = 2
+    first_objective_probability: float = 0.0
+    first_objective_tournament: int = 10
+
+    def __post_init__(self) -> None:
+        _whole("tournament", self.tournament)
+        _probability("first_objective_probability", self.first_objective_probability)
+        _whole("first_objective_tournament", self.first_objective_tournament)
+
+
+@dataclass(frozen=True)
+class ParetoWeightedSettings:
+    """αNAS's parent sampling's options: the accuracy below which candidates
+    are left out (None: none is), the share of draws ranked by the first
+    objective, and the best ``max(top_fraction, top_min)`` drawn among."""
+
+    min_accuracy: float | None = None
+    first_objective_probability: float = 0.2
+    top_fraction: float = 0.1
+    top_min: int = 10
+
+    def __post_init__(self) -> None:
+        if self.min_accuracy is not None:
+            _real("min_accuracy", self.min_accuracy, 0.0)
+        _probability("first_objective_probability", self.first_objective_probability)
+        _real("top_fraction", self.top_fraction, 0.0)
+        if not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError(f"top_fraction = {self.top_fraction} is impossible: it must be in (0, 1]")
+        _whole("top_min", self.top_min)
+
+
+@dataclass(frozen=True)
+class AgingSettings:
+    """Regularized evolution's option: the size of the sample a parent is the best of."""
+
+    tournament: int = 10
+
+    def __post_init__(self) -> None:
+        _whole("tournament", self.tournament)
+
+
+def _population_size(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"population_size must be at least 1, got {value}")
+    return value
 
 
 def _values(c: Candidate, objectives: Sequence[Objective]) -> tuple[float, ...]:
@@ -96,22 +203,21 @@ def _deap_individual_class(objectives: Sequence[Objective]) -> type:
     return getattr(creator, individual_name)
 
 
+@SELECTIONS.register("nsga2", settings=NSGA2Settings)
 class NSGA2:
-    """Steady-state NSGA-II over DEAP individuals (see the module doc)."""
+    """Steady-state NSGA-II over DEAP individuals (see the module doc). The
+    box is not used."""
 
     name = "nsga2"
 
-    def __init__(self, objectives: Sequence[Objective], population_size: int, tournament: int = 2,
-                 first_objective_probability: float = 0.0, first_objective_tournament: int = 10) -> None:
-        if population_size < 1 or tournament < 1 or first_objective_tournament < 1:
-            raise ValueError("population_size and the tournaments must be at least 1")
-        if not 0.0 <= first_objective_probability <= 1.0:
-            raise ValueError("first_objective_probability must be in [0, 1]")
+    def __init__(self, objectives: Sequence[Objective], population_size: int, box: ReferenceBox | None = None,
+                 settings: NSGA2Settings = NSGA2Settings()) -> None:
         self.objectives = tuple(objectives)
-        self.population_size = population_size
-        self.tournament = tournament
-        self.first_objective_probability = first_objective_probability
-        self.first_objective_tournament = first_objective_tournament
+        self.population_size = _population_size(population_size)
+        self.settings = settings
+        self.tournament = settings.tournament
+        self.first_objective_probability = settings.first_objective_probability
+        self.first_objective_tournament = settings.first_objective_tournament
         self._individual = _deap_individual_class(self.objectives)
 
     def _individuals(self, population: Sequence[Candidate]) -> list[Any]:
@@ -150,31 +256,26 @@ class NSGA2:
 # -- αNAS's Pareto-weighted sampling ----------------------------------------------------------------
 
 
+@SELECTIONS.register("pareto_weighted", settings=ParetoWeightedSettings)
 class ParetoWeighted:
     """αNAS's parent sampling (see the module doc). ``box`` normalises the
-    objectives for the distance to the front."""
+    objectives for the distance to the front; the population size is not
+    used (every evaluated candidate stays a possible parent)."""
 
     name = "pareto_weighted"
 
-    def __init__(
-        self,
-        objectives: Sequence[Objective],
-        box: ReferenceBox,
-        min_accuracy: float | None = None,
-        first_objective_probability: float = 0.2,
-        top_fraction: float = 0.1,
-        top_min: int = 10,
-    ) -> None:
-        if not 0.0 <= first_objective_probability <= 1.0:
-            raise ValueError("first_objective_probability must be in [0, 1]")
-        if not 0.0 < top_fraction <= 1.0 or top_min < 1:
-            raise ValueError("top_fraction must be in (0, 1] and top_min at least 1")
+    def __init__(self, objectives: Sequence[Objective], population_size: int, box: ReferenceBox,
+                 settings: ParetoWeightedSettings = ParetoWeightedSettings()) -> None:
         self.objectives = tuple(objectives)
+        if settings.min_accuracy is not None and "accuracy" not in [o.name for o in self.objectives]:
+            raise ValueError("min_accuracy needs accuracy among the objectives")
+        self.population_size = population_size
         self.box = box
-        self.min_accuracy = min_accuracy
-        self.first_objective_probability = first_objective_probability
-        self.top_fraction = top_fraction
-        self.top_min = top_min
+        self.settings = settings
+        self.min_accuracy = settings.min_accuracy
+        self.first_objective_probability = settings.first_objective_probability
+        self.top_fraction = settings.top_fraction
+        self.top_min = settings.top_min
 
     def survivors(self, population: list[Candidate]) -> list[Candidate]:
         return population  # αNAS samples from every evaluated candidate
@@ -211,17 +312,18 @@ class ParetoWeighted:
 # -- aging evolution --------------------------------------------------------------------------------
 
 
+@SELECTIONS.register("aging", settings=AgingSettings)
 class Aging:
-    """Regularized evolution (see the module doc)."""
+    """Regularized evolution (see the module doc). The box is not used."""
 
     name = "aging"
 
-    def __init__(self, objectives: Sequence[Objective], population_size: int, tournament: int = 10) -> None:
-        if population_size < 1 or tournament < 1:
-            raise ValueError("population_size and tournament must be at least 1")
+    def __init__(self, objectives: Sequence[Objective], population_size: int, box: ReferenceBox | None = None,
+                 settings: AgingSettings = AgingSettings()) -> None:
         self.objectives = tuple(objectives)
-        self.population_size = population_size
-        self.tournament = tournament
+        self.population_size = _population_size(population_size)
+        self.settings = settings
+        self.tournament = settings.tournament
 
     def survivors(self, population: list[Candidate]) -> list[Candidate]:
         return population[-self.population_size:]
@@ -237,14 +339,6 @@ def _best_of_sample(population: Sequence[Candidate], size: int, objectives: Sequ
     return min(sample, key=lambda c: _lexicographic_key(c, objectives))
 
 
-#: selection name -> the options it takes besides objectives, population size and box
-SELECTIONS: Mapping[str, tuple[str, ...]] = {
-    "nsga2": ("tournament", "first_objective_probability", "first_objective_tournament"),
-    "pareto_weighted": ("min_accuracy", "first_objective_probability", "top_fraction", "top_min"),
-    "aging": ("tournament",),
-}
-
-
 def make_selection(
     name: str,
     objectives: Sequence[Objective],
@@ -252,13 +346,9 @@ def make_selection(
     box: ReferenceBox,
     options: Mapping[str, Any] | None = None,
 ) -> Selection:
-    """The selection strategy ``name`` with its options (validated by the
-    search config before a run starts)."""
-    opts = dict(options or {})
-    if name == "nsga2":
-        return NSGA2(objectives, population_size, **opts)
-    if name == "pareto_weighted":
-        return ParetoWeighted(objectives, box, **opts)
-    if name == "aging":
-        return Aging(objectives, population_size, **opts)
-    raise ValueError(f"unknown selection {name!r}; known: {', '.join(SELECTIONS)}")
+    """The selection strategy ``name`` (registered, or ``module:Class``)
+    with its options; a :class:`~alphanas.registry.PluginError` for an
+    unknown name, an option it does not take, or a value its settings
+    reject (the search config reports them at their line before a run
+    starts)."""
+    return SELECTIONS.get(name).build(dict(options or {}), objectives, population_size, box)
