@@ -148,6 +148,8 @@ class Registry(Generic[T]):
         """The entry of a registered name, or of ``module:Class`` (imported
         now; registered or not). A :class:`PluginError` saying what is known
         otherwise."""
+        if name in self._entries:  # the built-ins are loaded only when needed: training imports torch
+            return self._entries[name]
         self.load_builtins()
         if name in self._entries:
             return self._entries[name]

@@ -19,7 +19,7 @@ from alphanas.lang.parse import parse
 from alphanas.lang.printer import print_program
 from alphanas.lang.regions import instances_of
 from alphanas.properties import api as props_api
-from alphanas.variation.base import VariationFailed
+from alphanas.variation.base import Aim, VariationContext, VariationFailed
 from alphanas.variation.space import ProgramSpace, SpaceMutation, squeezed_grammar
 from alphanas.variation.space_diagnostics import context_from_program, diagnose
 from synth.grammar import SpaceError
@@ -338,13 +338,13 @@ def test_guided_mutation_asks_only_for_properties_some_derivation_has(cell_space
 def test_a_walk_through_programs_the_search_has_reaches_a_new_one(cell_space: ProgramSpace) -> None:
     parent = parse(CELL_SEED)
     seen = _HasFirst(program_hash(parent), limit=2)  # both other derivations of the first edge chosen
-    child = SpaceMutation(cell_space, "edit").vary(parent, random.Random(0), seen=seen)
+    child = SpaceMutation(cell_space, "edit").vary(parent, random.Random(0), VariationContext(seen=seen))
     assert child.made_from is not None and child.made_from in seen.has
     assert child.made_from != program_hash(parent)
     assert program_hash(child.program) not in seen.has
     assert child.record["walk"] >= 1
     with pytest.raises(VariationFailed, match="steps through programs the search has"):
-        SpaceMutation(cell_space, "edit").vary(parent, random.Random(0), seen=_HasFirst(program_hash(parent), 10**6))
+        SpaceMutation(cell_space, "edit").vary(parent, random.Random(0), VariationContext(seen=_HasFirst(program_hash(parent), 10**6)))
 
 
 def test_a_search_records_the_program_a_walk_started_from_as_the_parent(tmp_path: Path) -> None:
@@ -459,9 +459,9 @@ def test_a_parent_drawn_for_accuracy_gets_its_own_tightness() -> None:
     tight = SpaceMutation(space, "guided", MutationSettings(p_drop=1.0, p_depth=1.0, p_tight=1.0))
     loose = SpaceMutation(space, "guided", MutationSettings(p_drop=1.0, p_depth=1.0, p_tight=0.0))
 
-    def child(mutation: SpaceMutation, seed: int, **aim: str) -> str:
+    def child(mutation: SpaceMutation, seed: int, aim: Aim = "front") -> str:
         try:
-            return print_program(mutation.vary(parent, random.Random(seed), **aim).program)
+            return print_program(mutation.vary(parent, random.Random(seed), VariationContext(aim=aim)).program)
         except VariationFailed as err:
             return str(err)
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from alphanas import ops
 from alphanas.lang.errors import AlphanasError
-from alphanas.runs.inspection import RunView, format_metric
 from alphanas.lang.ir import Graph, Program
+from alphanas.runs.inspection import RunView, format_metric
 from alphanas.search.store import Candidate
 
 __all__ = [

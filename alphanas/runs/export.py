@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphanas.lang.errors import AlphanasError
-from alphanas.runs.inspection import RunView, format_metric
 from alphanas.lang.ir import Program
+from alphanas.runs.inspection import RunView, format_metric
 from alphanas.search.store import Candidate
 
 __all__ = ["ExportResult", "check_source_path", "export_candidate", "export_program"]

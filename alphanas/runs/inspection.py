@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alphanas.lang.errors import AlphanasError
-from alphanas.lang.ir import Program
 from alphanas.evaluation.pareto import (
     Objective,
     ReferenceBox,
@@ -32,6 +30,8 @@ from alphanas.evaluation.pareto import (
     objective_point,
     pareto_front,
 )
+from alphanas.lang.errors import AlphanasError
+from alphanas.lang.ir import Program
 from alphanas.search.store import DB_NAME, Candidate, Store, checkpoint_path
 
 __all__ = [

@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphanas.runs.diff import CandidateDiff, DiffLine, diff_candidates, render_region
-from alphanas.lang.errors import AlphanasError
-from alphanas.runs.inspection import RunView, format_metric
 from alphanas.evaluation.pareto import Objective
+from alphanas.lang.errors import AlphanasError
+from alphanas.runs.diff import CandidateDiff, DiffLine, diff_candidates, render_region
+from alphanas.runs.inspection import RunView, format_metric
 from alphanas.runs.render import layout, to_svg
 from alphanas.runs.show import front_order
 from alphanas.search.store import Candidate

@@ -15,7 +15,14 @@ benchmarks, properties, synth, variation, evaluation.
 
 from alphanas.search.ask_tell import AskTell, Trial
 from alphanas.search.config import SearchConfig, load_config
-from alphanas.search.loop import Search, SearchResult, reopen_search, resume, run_search, start_search
+from alphanas.search.loop import (
+           Search,
+           SearchResult,
+           reopen_search,
+           resume,
+           run_search,
+           start_search,
+)
 
 __all__ = ["AskTell", "Search", "SearchConfig", "SearchResult", "Trial", "load_config", "reopen_search", "resume",
            "run_search", "start_search"]

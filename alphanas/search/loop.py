@@ -95,15 +95,15 @@ from alphanas.variation.base import Child, Variation, VariationContext, Variatio
 __all__ = [
     "Search",
     "SearchResult",
-    "reopen_search",
-    "start_search",
     "child_rng",
     "evaluation_seed",
     "make_evaluator",
     "make_executor",
     "make_variation",
+    "reopen_search",
     "resume",
     "run_search",
+    "start_search",
 ]
 
 #: called with each candidate as its evaluation is stored
