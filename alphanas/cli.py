@@ -205,7 +205,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from alphanas.search.loop import resume
 
-    _print_search_result(resume(args.run_dir, progress=not args.quiet))
+    config = None
+    if args.config:  # replaces the stored config; a seed that failed is evaluated again
+        from alphanas.search.config import load_config
+
+        config = load_config(args.config)
+    _print_search_result(resume(args.run_dir, config=config, progress=not args.quiet))
     return 0
 
 
@@ -396,6 +401,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("resume", help="continue a killed or finished search to its budget")
     p.add_argument("run_dir", help="the run folder of a search")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="continue under this config instead of the stored one (e.g. to retry a seed that failed "
+                        "after raising a time limit); its run_dir is ignored, its seed, seed program and objectives "
+                        "must be the run's")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_resume)
 

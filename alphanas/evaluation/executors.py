@@ -40,6 +40,8 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -438,35 +440,201 @@ class ProcessExecutor:
 
 # -- Ray --------------------------------------------------------------------------------------------
 
+#: evaluators unpickled in this Ray worker, by the key the executor gave them
+_RAY_EVALUATORS: dict[str, Evaluator] = {}
 
-def _ray_evaluate(evaluator: Evaluator, job: Job) -> Evaluation:
+
+def _ray_evaluate(key: str, blob: bytes, job: Job) -> Evaluation:
+    """A Ray task: the evaluator (pickled once by the executor, unpickled
+    once per worker) evaluates the job."""
+    import pickle
+
+    evaluator = _RAY_EVALUATORS.get(key)
+    if evaluator is None:
+        try:
+            evaluator = pickle.loads(blob)
+        except Exception as err:  # its module does not import on this node, say
+            return failed(f"the evaluator could not be loaded on the Ray worker: {type(err).__name__}: {err}")
+        if len(_RAY_EVALUATORS) >= 4:
+            _RAY_EVALUATORS.clear()
+        _RAY_EVALUATORS[key] = evaluator
     return run_job(evaluator, job)
+
+
+def _ray_driver_process(fd: int) -> None:
+    """The entry point of the Ray driver process (``python -c``, see
+    :class:`RayExecutor`): its end of the socket is ``fd``; the first
+    message is its settings."""
+    conn = multiprocessing.connection.Connection(fd)
+    try:
+        script, address, blob, cpus_per_job, workers, retries = conn.recv()
+    except (EOFError, OSError):
+        return
+    # Ray gives its workers the driver's script folder (when it is on the
+    # path) and current folder: those of the search, as if it were the driver
+    sys.argv[0] = script
+    _ray_driver_main(conn, address, blob, cpus_per_job, workers, retries)
+
+
+def _ray_driver_main(conn: multiprocessing.connection.Connection, address: str | None, blob: bytes,
+                     cpus_per_job: float, workers: int | None, retries: int) -> None:
+    """The Ray driver, a process of its own (see :class:`RayExecutor`):
+    connects to the cluster, turns the jobs it is sent into Ray tasks and
+    sends back each outcome as it finishes. Messages in: ``("submit", job)``,
+    ``("cancel", candidate_id)``, ``("stop",)`` (or the connection closing);
+    out: ``("ready", slots)`` or ``("error", message)`` once, then
+    ``("outcome", Outcome)``."""
+    import hashlib
+    import logging
+    import queue
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the search's to handle; it stops this process
+    ray = _import_ray()
+    where = f" at {address}" if address else ""
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        evaluator = ray.put(blob)
+    except Exception as err:
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"cannot start Ray{where}: {type(err).__name__}: {err}"))
+        return
+    key = hashlib.sha1(blob).hexdigest()
+    task = ray.remote(num_cpus=cpus_per_job, max_retries=retries)(_ray_evaluate)
+    events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):  # the search is gone
+                events.put(("stop",))
+                return
+            events.put(message)
+
+    threading.Thread(target=read, daemon=True, name="alphanas-ray-reader").start()
+    running: dict[int, tuple[Any, float]] = {}  # candidate id -> (its task, when it started)
+    try:
+        conn.send(("ready", workers or max(1, int(cpus // cpus_per_job))))
+        while True:
+            message = events.get()
+            kind = message[0]
+            if kind == "stop":
+                return
+            if kind == "submit":
+                job = message[1]
+                ref = task.remote(key, evaluator, job)
+                running[job.candidate_id] = (ref, time.monotonic())
+                ref.future().add_done_callback(lambda _, i=job.candidate_id, r=ref: events.put(("done", i, r)))
+            elif kind == "cancel":
+                entry = running.pop(message[1], None)
+                if entry is not None:
+                    with contextlib.suppress(Exception):
+                        ray.cancel(entry[0], force=True)
+            elif kind == "done":
+                candidate_id, ref = message[1], message[2]
+                entry = running.get(candidate_id)
+                if entry is None or entry[0] != ref:  # cancelled meanwhile
+                    continue
+                del running[candidate_id]
+                conn.send(("outcome", Outcome(candidate_id, _ray_outcome(ray, ref, entry[1], retries))))
+    except (EOFError, OSError):  # the search is gone
+        return
+    finally:
+        for ref, _ in running.values():
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+
+
+def _ray_outcome(ray: Any, ref: Any, start: float, retries: int) -> Evaluation:
+    """The evaluation a finished Ray task returned, or why it has none."""
+    seconds = time.monotonic() - start
+    try:
+        return ray.get(ref)
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
+        what = "worker crashed" if isinstance(err, ray.exceptions.WorkerCrashedError) else "worker lost: its node died"
+        tries = f"; run {retries + 1} times" if retries else ""
+        return failed(f"{what} (ray: {type(err).__name__}{tries})", seconds=seconds)
+    except ray.exceptions.TaskCancelledError:
+        return failed("cancelled", seconds=seconds)
+    except ray.exceptions.RayError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return failed(f"ray task failed: {type(err).__name__}: {first[:300]}", seconds=seconds)
 
 
 @EXECUTORS.register("ray", settings=RaySettings)
 class RayExecutor:
     """Evaluates as Ray tasks, ``workers`` at a time (default: the
-    cluster's CPUs divided by ``cpus_per_job``). Connects to ``address``
-    (None: an already initialised Ray, else a new local one). A task whose
-    worker dies fails with "worker crashed"; one past ``timeout_seconds`` is
-    cancelled with its worker killed."""
+    cluster's CPUs divided by ``cpus_per_job``), on the cluster at
+    ``address`` (None: the one this process is connected to, if it has
+    called ``ray.init``, else a new local one, stopped at :meth:`shutdown`).
+
+    **The driver runs in a process of its own.** Ray ends its driver
+    process, at once and without a word, when the cluster goes away under it
+    (the head node stops, or the node it is connected to). So the Ray
+    connection lives in a helper process, and the search survives its end:
+    :meth:`wait` then raises an :class:`AlphanasError` saying the cluster
+    was lost; the candidates in flight stay ``running`` in the store, and
+    ``alphanas resume`` evaluates them again once the cluster is back.
+    Nothing finished is lost (each result was stored as it came).
+
+    **Failures.** A worker can die for a reason that is not the candidate's
+    (its node lost or preempted, a worker killed), so a task whose worker
+    or node died is run once more (Ray's ``max_retries``); a second death
+    fails the candidate with "worker crashed (...)" or "worker lost (...)".
+    A task past ``timeout_seconds`` is cancelled with its worker killed and
+    fails with "timed out", and is not retried. The evaluator is pickled
+    here (with Ray's cloudpickle) and unpickled once per Ray worker."""
+
+    #: how many more times Ray runs a task whose worker or node died
+    retries = 1
 
     def __init__(self, evaluator: Evaluator, settings: RaySettings | None = None, *,
                  cpus_per_job: float = 1.0) -> None:
         ray = _import_ray()  # before the default settings, which need it too
         settings = settings if settings is not None else RaySettings()
         self.settings = settings
-        self._ray = ray
-        self._owns_ray = not ray.is_initialized()
-        if self._owns_ray:
-            ray.init(address=settings.address, include_dashboard=False, log_to_driver=False)
         self.timeout = settings.timeout_seconds
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        self.slots = settings.workers or max(1, int(cpus // cpus_per_job))
-        self._evaluator = ray.put(evaluator)
-        self._task = ray.remote(num_cpus=cpus_per_job, max_retries=0)(_ray_evaluate)
-        self._running: dict[Any, tuple[Job, float]] = {}
+        address = settings.address
+        if address is None and ray.is_initialized():  # the cluster this process uses
+            address = ray.get_runtime_context().gcs_address
+        self.address = address
+        try:
+            blob = ray.cloudpickle.dumps(evaluator)
+        except Exception as err:
+            raise AlphanasError(
+                f"cannot send evaluator {type(evaluator).__name__} to Ray workers: {err}",
+                hint="evaluators sent to Ray must be picklable; or use executor kind 'serial'",
+            ) from err
+        # a plain subprocess, not multiprocessing's spawn: a script that runs
+        # a search needs no `if __name__ == "__main__"` guard for Ray
+        ours, theirs = socket.socketpair()
+        path = [p for p in (os.path.abspath(p) if p == "" else p for p in sys.path) if p]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+        code = "import sys; from alphanas.evaluation.executors import _ray_driver_process; " \
+               "_ray_driver_process(int(sys.argv[1]))"
+        try:
+            self._process = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
+                                             pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        self._conn = multiprocessing.connection.Connection(ours.detach())
+        self._running: dict[int, tuple[Job, float]] = {}
+        script = os.path.realpath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        self._conn.send((script, address, blob, cpus_per_job, settings.workers, self.retries))
+        message = self._receive(None)
+        if message[0] != "ready":
+            reason = message[1] if message[0] == "error" else self._ended()
+            self.shutdown()
+            raise AlphanasError(reason, hint="check [executor] address (a running cluster's `ray start` address), "
+                                             "or leave it out for a local Ray")
+        self.slots: int = message[1]
 
+    # -- the interface
     def running(self) -> int:
         return len(self._running)
 
@@ -475,11 +643,13 @@ class RayExecutor:
 
     def submit(self, job: Job) -> None:
         job = _with_time_limit(replace(job, ir=None), self.timeout)
-        ref = self._task.remote(self._evaluator, job)
-        self._running[ref] = (job, time.monotonic())
+        try:
+            self._conn.send(("submit", job))
+        except OSError:
+            raise self._lost(self._ended()) from None
+        self._running[job.candidate_id] = (job, time.monotonic())
 
     def wait(self) -> Outcome:
-        ray = self._ray
         if not self._running:
             raise RuntimeError("wait() with nothing submitted")
         while True:
@@ -487,40 +657,68 @@ class RayExecutor:
             if self.timeout is not None:
                 now = time.monotonic()
                 deadline = max(0.0, min(start + self.timeout - now for _, start in self._running.values()))
-            ready, _ = ray.wait(list(self._running), num_returns=1, timeout=deadline)
-            if ready:
-                return self._result(ready[0])
+            message = self._receive(deadline)
+            if message[0] == "outcome":
+                outcome = message[1]
+                if self._running.pop(outcome.candidate_id, None) is not None:
+                    return outcome
+                continue  # one this side gave up on (timed out)
+            if message[0] == "ended":
+                raise self._lost(self._ended())
             expired = self._expired()
             if expired is not None:
                 return expired
 
-    def _result(self, ref: Any) -> Outcome:
-        ray = self._ray
-        job, start = self._running.pop(ref)
+    def shutdown(self) -> None:
+        self._running.clear()
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop",))
+            try:
+                self._process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._conn.close()
+
+    # -- helpers
+    def _receive(self, timeout: float | None) -> tuple[Any, ...]:
+        """The driver's next message: ``("timeout",)`` when ``timeout``
+        passed first, ``("ended",)`` when the driver ended (or closed its
+        end of the pipe) with nothing more to say."""
+        if not self._conn.poll(timeout):  # (the connection closing counts as ready)
+            return ("timeout",)
         try:
-            evaluation = ray.get(ref)
-        except ray.exceptions.WorkerCrashedError as err:
-            evaluation = failed(f"worker crashed (ray: {type(err).__name__})", seconds=time.monotonic() - start)
-        except ray.exceptions.TaskCancelledError:
-            evaluation = failed("cancelled", seconds=time.monotonic() - start)
-        except ray.exceptions.RayError as err:
-            evaluation = failed(f"ray task failed: {type(err).__name__}: {err}", seconds=time.monotonic() - start)
-        return Outcome(job.candidate_id, evaluation)
+            return self._conn.recv()  # type: ignore[no-any-return]
+        except (EOFError, OSError):
+            return ("ended",)
+
+    def _ended(self) -> str:
+        """Why the driver ended (it is made sure to have)."""
+        try:
+            code = self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its connection closed, but it hangs on: stop it
+            self._process.kill()
+            code = self._process.wait(timeout=10)
+        where = f" at {self.address}" if self.address else ""
+        return (f"the Ray driver process ended (exit code {code}): Ray ends it when it loses the cluster{where} "
+                "(its head node stopped, or the node it is connected to)")
+
+    def _lost(self, reason: str) -> AlphanasError:
+        return AlphanasError(
+            f"lost the Ray cluster: {reason}; {len(self._running)} evaluation(s) in flight were not finished",
+            hint="nothing finished is lost: the run's store has every result, and the evaluations in flight "
+                 "are still `running` there; `alphanas resume RUN_DIR` evaluates them again once the cluster "
+                 "is back (with `--config FILE.toml` to give it another [executor] address)")
 
     def _expired(self) -> Outcome | None:
         assert self.timeout is not None
         now = time.monotonic()
-        for ref, (job, start) in list(self._running.items()):
+        for candidate_id, (_, start) in list(self._running.items()):
             if now - start >= self.timeout:
-                self._ray.cancel(ref, force=True)
-                del self._running[ref]
+                with contextlib.suppress(OSError):
+                    self._conn.send(("cancel", candidate_id))
+                del self._running[candidate_id]
                 reason = f"timed out after {self.timeout:g} s (worker killed)"
-                return Outcome(job.candidate_id, failed(reason, seconds=now - start))
+                return Outcome(candidate_id, failed(reason, seconds=now - start))
         return None
-
-    def shutdown(self) -> None:
-        for ref in list(self._running):
-            self._ray.cancel(ref, force=True)
-        self._running.clear()
-        if self._owns_ray:
-            self._ray.shutdown()

@@ -78,17 +78,24 @@ class AskTell:
         self.search = search
         self.outstanding: dict[int, float] = {}  # trial id -> when it was asked
         self.result: SearchResult | None = None
-        search.begin()
+        try:
+            search.begin()
+        except BaseException:
+            search.close()  # the store and the run folder's lock
+            raise
 
     @classmethod
     def start(cls, config: SearchConfig) -> AskTell:
-        """A new run in ``config.run_dir`` (which must not hold one yet)."""
+        """A new run in ``config.run_dir`` (which must not hold one yet).
+        Like a search, it holds the run folder's lock until :meth:`close`."""
         return cls(start_search(config, None, progress=False))
 
     @classmethod
-    def resume(cls, run_dir: str | Path) -> AskTell:
-        """The run in ``run_dir``, continued; trials asked and never told are asked again."""
-        return cls(reopen_search(run_dir, evaluate=False, progress=False))
+    def resume(cls, run_dir: str | Path, config: SearchConfig | None = None) -> AskTell:
+        """The run in ``run_dir``, continued (under ``config`` if given, as
+        :func:`~alphanas.search.loop.reopen_search` says); trials asked and
+        never told are asked again, and so is a seed whose evaluation failed."""
+        return cls(reopen_search(run_dir, config=config, evaluate=False, progress=False))
 
     # -- the two verbs ----------------------------------------------------------------------------
     def ask(self) -> Trial | None:
@@ -125,7 +132,7 @@ class AskTell:
         if self.result is None:
             self.search.end()
             self.result = self.search.result(self.search.stop_reason() or "stopped by the caller")
-            self.search.store.close()
+            self.search.close()
         return self.result
 
     def __enter__(self) -> AskTell:

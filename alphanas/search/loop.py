@@ -47,7 +47,13 @@ their stored program text — a finished candidate is never evaluated again.
 The next child index is one past the last stored candidate; a kill during a
 variation left nothing for that index, so it is simply made again from the
 same RNG and the same finished candidates. A resumed serial run therefore
-ends with exactly the candidates an uninterrupted run has.
+ends with exactly the candidates an uninterrupted run has. A seed whose
+evaluation failed is evaluated again on resume, under the stored config or
+one that replaces it (:func:`reopen_search`).
+
+**One process at a time.** A search holds its run folder's lock
+(:mod:`alphanas.search.lock`) from :func:`start_search` or
+:func:`reopen_search` to :meth:`Search.close`; a second one is refused.
 """
 
 from __future__ import annotations
@@ -88,8 +94,9 @@ from alphanas.search.config import (
     build_variation,
     load_seed_program,
 )
+from alphanas.search.lock import RunLock
 from alphanas.search.selection import Selection
-from alphanas.search.store import Candidate, Store, candidate_folder, checkpoint_path
+from alphanas.search.store import DB_NAME, Candidate, Store, candidate_folder, checkpoint_path
 from alphanas.variation.base import Child, Variation, VariationContext, VariationFailed
 
 __all__ = [
@@ -152,56 +159,139 @@ def run_search(config: SearchConfig, *, progress: bool = True, on_finish: Finish
     try:
         return search.run()
     finally:
-        search.store.close()
+        search.close()
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, on_finish: FinishHook | None = None) -> SearchResult:
-    """Continue the run in ``run_dir`` to its budget (see the module doc)."""
-    search = reopen_search(run_dir, progress=progress, on_finish=on_finish)
+def resume(run_dir: str | Path, *, config: SearchConfig | None = None, progress: bool = True,
+           on_finish: FinishHook | None = None) -> SearchResult:
+    """Continue the run in ``run_dir`` to its budget (see the module doc);
+    under ``config`` instead of the stored configuration if given
+    (:func:`reopen_search`)."""
+    search = reopen_search(run_dir, config=config, progress=progress, on_finish=on_finish)
     try:
         return search.run()
     finally:
-        search.store.close()
+        search.close()
 
 
 def start_search(config: SearchConfig, evaluator: Evaluator | None, *, progress: bool = True,
                  on_finish: FinishHook | None = None) -> Search:
     """A new run's :class:`Search`: its folder and store created, the seed
     stored as candidate 0 (not evaluated yet). ``evaluator`` is None when
-    the caller evaluates the candidates itself (ask and tell)."""
+    the caller evaluates the candidates itself (ask and tell). The search
+    holds the run folder's lock (:mod:`alphanas.search.lock`) until
+    :meth:`Search.close`."""
     from alphanas import __version__
 
     seed_program = load_seed_program(config)
     variation = make_variation(config)  # before the folder exists: a mistake leaves nothing behind
-    store = Store.create(config.run_dir, config.to_dict(), config.seed, __version__)
+    folder = config.run_dir
+    lock = RunLock.acquire(folder)
+    try:
+        if (folder / DB_NAME).exists():
+            source = config.source if config.source.endswith(".toml") else "CONFIG.toml"
+            raise AlphanasError(
+                f"{folder} already holds a run ({DB_NAME})",
+                hint=f"continue it with `alphanas resume {folder}`, or under this config (to retry a seed that "
+                     f"failed, say) with `alphanas resume {folder} --config {source}`; or choose another run_dir")
+        store = Store.create(folder, config.to_dict(), config.seed, __version__)
+    except BaseException:
+        lock.release()
+        raise
     try:
         _add_seed(store, seed_program)
-        return Search(config, store, evaluator, variation, progress, on_finish)  # type: ignore[arg-type]
+        return Search(config, store, evaluator, variation, progress, on_finish, lock=lock)  # type: ignore[arg-type]
     except BaseException:
         store.close()
+        lock.release()
         raise
 
 
-def reopen_search(run_dir: str | Path, *, evaluate: bool = True, progress: bool = True,
-                  on_finish: FinishHook | None = None) -> Search:
-    """The :class:`Search` of the run in ``run_dir``, with the configuration
-    stored in it; its evaluator built unless ``evaluate`` is False (the
-    caller evaluates, as with ask and tell)."""
+def reopen_search(run_dir: str | Path, *, config: SearchConfig | None = None, evaluate: bool = True,
+                  progress: bool = True, on_finish: FinishHook | None = None) -> Search:
+    """The :class:`Search` of the run in ``run_dir``, holding the folder's
+    lock (:mod:`alphanas.search.lock`) until :meth:`Search.close`; its
+    evaluator built unless ``evaluate`` is False (the caller evaluates, as
+    with ask and tell).
+
+    It runs under the configuration stored with the run, or under
+    ``config`` when given: that one replaces the stored one (the old one is
+    kept in the store's state ``replaced_configs``). Its ``run_dir`` is
+    ignored (the run stays in ``run_dir``); its seed, seed program and
+    objectives must be the run's (:func:`check_replacement`).
+
+    A seed whose evaluation did not start the search (it failed, or gave no
+    finite value for an objective) is evaluated again: its result moves to
+    its record's ``history`` and it is ``running`` once more. Only the seed
+    is retried so: a failed child is a result of the search."""
     folder = Path(run_dir).resolve()
     store = Store.open(folder)
+    lock: RunLock | None = None
     try:
+        lock = RunLock.acquire(folder)
         info = store.run_info()
-        config = SearchConfig.from_dict(info.config, source=str(info.config.get("source", folder)), resuming=True)
-        config = replace(config, run_dir=folder)  # the folder may have moved since
-        if info.seed != config.seed:
-            raise AlphanasError(f"{store.path}: the run's seed {info.seed} differs from its config's {config.seed}")
+        if config is None:
+            config = SearchConfig.from_dict(info.config, source=str(info.config.get("source", folder)),
+                                            resuming=True)
+            config = replace(config, run_dir=folder)  # the folder may have moved since
+            if info.seed != config.seed:
+                raise AlphanasError(f"{store.path}: the run's seed {info.seed} differs from its config's {config.seed}")
+        else:
+            config = replace(config, run_dir=folder)
+            check_replacement(store, config)
+        # everything that can refuse the config before the store changes
+        evaluator = make_evaluator(config) if evaluate else None
+        if evaluator is not None and config.executor.kind != "serial":
+            _check_picklable(evaluator)
+        variation = make_variation(config)
+        if config.to_dict() != dict(info.config):
+            replaced = store.get_state("replaced_configs", [])
+            store.set_state("replaced_configs", [*replaced, {"config": info.config, "until": time.time()}])
+            store.set_config(config.to_dict())
         if not store.candidates():  # killed between creating the store and storing the seed
             _add_seed(store, load_seed_program(config))
-        evaluator = make_evaluator(config) if evaluate else None
-        return Search(config, store, evaluator, make_variation(config), progress, on_finish)  # type: ignore[arg-type]
+        elif _seed_to_retry(store.candidate(0), config):
+            store.retry(0)
+        return Search(config, store, evaluator, variation, progress, on_finish, lock=lock)  # type: ignore[arg-type]
     except BaseException:
         store.close()
+        if lock is not None:
+            lock.release()
         raise
+
+
+def check_replacement(store: Store, config: SearchConfig) -> None:
+    """Whether ``config`` may replace the configuration of the run in
+    ``store``: it keeps the run's seed, its seed program (the program of
+    candidate 0) and, once the seed has set the reference box, its
+    objectives. Anything else may change (the evaluator and its options, the
+    executor and its time limit, the budget, the strategy, ...)."""
+    info = store.run_info()
+    where = f"{config.source}: " if config.source != "<config>" else ""
+    if config.seed != info.seed:
+        raise ConfigError(f"{where}seed = {config.seed}, but the run in {config.run_dir} has seed {info.seed}",
+                          hint=f"a run keeps its seed: set seed = {info.seed}, or start a new run (another run_dir)")
+    stored_box = store.get_state("reference_box")
+    if stored_box is not None:
+        box = ReferenceBox.from_list(stored_box)
+        if box.objectives != config.objective_list:
+            have = ", ".join(f"{o.name} ({o.direction})" for o in box.objectives)
+            raise ConfigError(f"{where}the objectives differ from the run's: {have}",
+                              hint="a run keeps its objectives once its seed is evaluated; start a new run for others")
+    candidates = store.candidates()
+    if candidates and candidates[0].hash is not None:
+        program = load_seed_program(config)
+        if program_hash(program) != candidates[0].hash:
+            raise ConfigError(f"{where}seed program {config.seed_program} is not the run's seed program "
+                              f"(candidate 0)", hint="a run keeps its seed program; start a new run for another")
+
+
+def _seed_to_retry(seed: Candidate, config: SearchConfig) -> bool:
+    """The seed's evaluation came back without starting the search: it
+    failed, or it has no finite value for some objective."""
+    if not seed.evaluated:
+        return False
+    return not seed.ok or objective_point(seed.metrics, config.objective_list) is None
 
 
 def _check_picklable(evaluator: Evaluator) -> None:
@@ -273,9 +363,13 @@ class Search:
         variation: Variation,
         progress: bool,
         on_finish: FinishHook | None,
+        *,
+        lock: RunLock | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        #: the run folder's lock, released by :meth:`close`
+        self.lock = lock
         self.evaluator = evaluator
         self.variation = variation
         self.on_finish = on_finish
@@ -305,6 +399,14 @@ class Search:
         self.bar: Any = None
         self.progress = progress
         self.tensorboard: Any = None  # a TensorBoardLog when the config asks for one
+
+    def close(self) -> None:
+        """Close the store and give up the run folder's lock."""
+        try:
+            self.store.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     # -- state ----------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -367,19 +469,28 @@ class Search:
     def seed_finished(self, c: Candidate) -> None:
         if not c.ok:
             raise AlphanasError(f"the seed program failed to evaluate: {c.reason}",
-                                hint="the search starts from the seed; fix the evaluator or the seed program")
+                                hint="the search starts from the seed. Fix the cause (a time limit too short? "
+                                     "raise [executor] timeout_seconds), then evaluate the seed again with "
+                                     f"{self.retry_command()}")
         if self.values(c) is None:
             missing = [o.name for o in self.objectives if o.name not in c.metrics]
             raise AlphanasError(
                 f"the evaluator reported no finite value for objective(s) {', '.join(missing) or '(see metrics)'} "
                 f"of the seed program; it reported {dict(c.metrics)}",
-                hint="choose objectives the evaluator measures")
+                hint=f"choose objectives the evaluator measures, then evaluate the seed again with "
+                     f"{self.retry_command()}")
         if self.box is None:
             overrides = {o.name: {k: v for k, v in (("best", o.best), ("worst", o.worst)) if v is not None}
                          for o in self.config.objectives}
             box = ReferenceBox.from_seed(self.objectives, c.metrics, overrides)
             self.store.set_state("reference_box", box.as_list())
             self.set_box(box)
+
+    def retry_command(self) -> str:
+        """How to evaluate a seed that failed again (:func:`reopen_search`)."""
+        source = self.config.source if self.config.source.endswith(".toml") else "FILE.toml"
+        return (f"`alphanas resume {self.run_dir} --config {source}` (the corrected config), or "
+                f"`alphanas resume {self.run_dir}` (the stored config as it is)")
 
     def write_history(self, c: Candidate) -> None:
         finished_at = c.finished_at or time.time()

@@ -203,6 +203,11 @@ class Store:
         ).fetchone()
         return RunInfo(json.loads(config), seed, created, version)
 
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        """Replace the run's stored configuration (``alphanas resume --config``)."""
+        with self._write():
+            self._db.execute("UPDATE run SET config = ? WHERE id = 1", (json.dumps(config, sort_keys=True),))
+
     # -- candidates ------------------------------------------------------------------------
 
     def add(self, candidate: Candidate) -> Candidate:
@@ -228,6 +233,25 @@ class Store:
             )
             if cur.rowcount != 1:
                 raise KeyError(f"no evaluable candidate {candidate_id}")
+
+    def retry(self, candidate_id: int) -> Candidate:
+        """Evaluate a finished candidate again: its result (status, reason,
+        metrics, seconds, when it finished) is appended to its record's
+        ``history`` and it is ``running`` once more (a run whose seed failed
+        retries the seed so)."""
+        with self._write():
+            c = self.candidate(candidate_id)
+            if not c.evaluated:
+                raise KeyError(f"candidate {candidate_id} has no evaluation to retry")
+            attempt = {"status": c.status, "reason": c.reason, "metrics": dict(c.metrics),
+                       "evaluation_seconds": c.evaluation_seconds, "finished_at": c.finished_at}
+            record = {**c.record, "history": [*c.record.get("history", []), attempt]}
+            self._db.execute(
+                "UPDATE candidates SET record = ?, status = 'running', metrics = '{}', reason = NULL, "
+                "evaluation_seconds = NULL, checkpoint = NULL, finished_at = NULL, finish_order = NULL WHERE id = ?",
+                (_dumps(record), candidate_id),
+            )
+        return self.candidate(candidate_id)
 
     def finish(
         self,
