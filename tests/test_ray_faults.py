@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,6 +167,7 @@ def ray_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[RayCluster]:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.2)
         assert not _marked_processes(marker, temp_dir), "processes of the test's Ray cluster are left"
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
