@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from alphanas.lang.errors import AlphanasError, ProgramError
+from alphanas.lang.files import check_output, read_text, write_text, writing
+from alphanas.lang.ir import Loc
+from alphanas.lang.limits import Limits, limited
 from alphanas.zoo import load_program
 
 EXIT_USER_ERROR = 2
@@ -31,6 +34,16 @@ def _shape_arg(text: str) -> tuple[int, ...]:
     if not dims or any(d < 1 for d in dims):
         raise argparse.ArgumentTypeError(f"{text!r} is not a shape of positive sizes like 3,224,224")
     return dims
+
+
+def _ceiling_arg(text: str) -> int:
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number like 1e12") from None
+    if not 1 <= value < 1e30:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number below 1e30")
+    return int(value)
 
 
 def _human(n: float) -> str:
@@ -73,9 +86,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_format(args: argparse.Namespace) -> int:
     from alphanas import print_program
 
+    if args.output:
+        check_output(args.output, "program")
     text = print_program(load_program(args.program))
     if args.output:
-        Path(args.output).write_text(text)
+        write_text(args.output, text, "program")
     else:
         sys.stdout.write(text)
     return 0
@@ -99,17 +114,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     from alphanas import print_program
     from alphanas.pytorch.fx import import_model
 
+    for path, what in ((args.output, "program"), (args.weights, "weights file")):
+        if path:
+            check_output(path, what)  # before the model is traced
     result = import_model(args.model, args.input_shape, name=args.name)
     text = print_program(result.program)
     if args.output:
-        Path(args.output).write_text(text)
+        write_text(args.output, text, "program")
         print(f"wrote {args.output}: model {result.program.model.name}, {result.summary()}")
     else:
         sys.stdout.write(text)
     if args.weights:
         import torch
 
-        torch.save(result.state_dict(), args.weights)
+        with writing(args.weights, "weights file") as weights:
+            torch.save(result.state_dict(), weights)
         print(f"wrote {args.weights}: the original weights under the program's parameter names")
     return 0
 
@@ -190,14 +209,10 @@ def _print_search_result(result: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from alphanas.search.config import load_config
     from alphanas.search.loop import run_search
 
-    config = load_config(args.config)
-    if args.run_dir:
-        config = replace(config, run_dir=Path(args.run_dir).resolve())
+    config = load_config(args.config, run_dir=args.run_dir)
     _print_search_result(run_search(config, progress=not args.quiet))
     return 0
 
@@ -223,14 +238,20 @@ def _read_mixing(path: str, n_inputs: int) -> Any:
     instance of it, or such a list alone."""
     from alphanas.properties.mixing import Mixing
 
+    hint = "give a JSON file like the output of `alphanas properties --json`"
     if not Path(path).exists():
-        raise ProgramError(f"no such file: {path}", hint="give a JSON file like the output of `alphanas properties --json`")
+        raise ProgramError(f"no such file: {path}", hint=hint)
+    text = read_text(path, "mixing file", error=ProgramError, hint=hint)
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ProgramError(f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}") from None
+        raise ProgramError(f"not JSON: {err.msg}", Loc(path, err.lineno, err.colno), text=text, hint=hint) from None
+    except RecursionError:
+        raise ProgramError("not JSON this program can read: it is nested too deeply", Loc(path, 1, 1),
+                           hint=hint) from None
     if isinstance(data, dict) and data.get("instances"):
-        data = data["instances"][0]  # `alphanas properties --json`: its first instance
+        instances = data["instances"]  # `alphanas properties --json`: its first instance
+        data = instances[0] if isinstance(instances, list) else instances
     entries = data.get("mixing") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ProgramError(f"{path}: expected a list of mixing entries or an object with a 'mixing' list")
@@ -239,7 +260,7 @@ def _read_mixing(path: str, n_inputs: int) -> Any:
         try:
             i = int(e.get("input_index", 0))
             matrix = tuple(tuple(_LEVELS[str(v).lower()] for v in row) for row in e["matrix"])
-        except (KeyError, AttributeError, TypeError, ValueError) as err:
+        except (KeyError, AttributeError, TypeError, ValueError, OverflowError) as err:
             raise ProgramError(
                 f"{path}: mixing entry {k} is malformed ({err!r})",
                 hint='each entry needs "input_index" and "matrix" (rows of "none"/"one"/"many"/"all")',
@@ -324,14 +345,11 @@ def cmd_space(args: argparse.Namespace) -> int:
 def _first_rule(path: str) -> str:
     """The rule a grammar starts from when none is named: ``start`` if it
     has one, else the first rule it defines."""
-    from pathlib import Path
-
     from synth.grammar import SpaceError, defined_rules
 
-    try:
-        text = Path(path).read_text()
-    except OSError:
-        raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar") from None
+    if not Path(path).exists():
+        raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar")
+    text = read_text(path, "space grammar", error=SpaceError, hint="give the path of a .lark space grammar")
     rules = defined_rules(text)
     if not rules:
         raise SpaceError(f"{path} defines no rule", hint="a space grammar needs a rule whose sentences are bodies")
@@ -352,6 +370,12 @@ def make_parser() -> argparse.ArgumentParser:
         prog="alphanas",
         description="Neural architecture search where architectures are programs.",
     )
+    for flag, key, what in (("--limit-params", "params", "parameters"),
+                            ("--limit-memory", "memory_bytes", "bytes of activations per sample"),
+                            ("--limit-flops", "flops", "FLOPs per sample")):
+        default = getattr(Limits(), key)
+        parser.add_argument(flag, type=_ceiling_arg, dest=f"limit_{key}", metavar="N",
+                            help=f"the most {what} any program may reach (default {default:.0e})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="shapes, parameters and FLOPs of every statement")
@@ -457,8 +481,10 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    ceilings = {key: getattr(args, f"limit_{key}") for key in ("params", "memory_bytes", "flops")}
     try:
-        return args.run(args)
+        with limited(**{k: v for k, v in ceilings.items() if v is not None}):
+            return args.run(args)
     except AlphanasError as err:
         print(err.render(), file=sys.stderr)
         return EXIT_USER_ERROR

@@ -30,6 +30,7 @@ grammar (:meth:`GrammarSpace.accepts`) before it is returned.
 from __future__ import annotations
 
 import copy
+import difflib
 import heapq
 import random
 import re
@@ -41,8 +42,11 @@ from typing import Any, Literal
 
 import lark
 
+from alphanas import ops
 from alphanas.lang.errors import AlphanasError, ParseError
+from alphanas.lang.files import read_text
 from alphanas.lang.ir import Loc, symbols
+from alphanas.lang.limits import LARGEST_INT
 from alphanas.lang.parse import parse
 from synth.domains import Domain
 from synth.problem import Problem
@@ -77,6 +81,8 @@ def grammar_load_error(err: lark.exceptions.LarkError, what: str, file: str, tex
         message = (message[: at.start()] + message[at.end():]).rstrip(" .:")
     elif m := _UNDEFINED_RULE.search(message):
         line, column = _first_use(text, m[1])
+        if m[1].isupper():  # Lark calls every symbol a rule: a name in capitals is a terminal
+            message = message.replace(f"Rule '{m[1]}' used", f"terminal {m[1]} is used", 1)
     elif m := _DEFINED_TWICE.search(message):
         line, column = _second_definition(text, m[1])
     if not isinstance(line, int) or not isinstance(column, int) or line < 1:
@@ -121,6 +127,35 @@ def _first_use(text: str, name: str) -> tuple[int, int]:
     return 1, 1
 
 
+#: a call in a literal: a name and its opening parenthesis
+_CALLED = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+def _first_call(text: str, name: str) -> tuple[int, int]:
+    """(line, column) of the first call of ``name`` in a string of the
+    grammar, outside comments; (1, 1) if none is found."""
+    call = re.compile(rf"(?<![\w.]){re.escape(name)}\s*\(")
+    for number, line in enumerate(text.split("\n"), start=1):
+        code = split_comment(line)[0]
+        for literal in re.finditer(r'"(?:[^"\\\n]|\\.)*"', code):
+            if m := call.search(literal[0]):
+                return number, literal.start() + m.start() + 1
+    return 1, 1
+
+
+def _deepest(text: str, most: int = 100) -> tuple[int, int]:
+    """(line, column) where parentheses outside strings and comments first
+    nest ``most`` deep; (1, 1) if they never do."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        depth = 0
+        code = re.sub(r'"(?:[^"\\\n]|\\.)*"', lambda m: " " * len(m[0]), split_comment(line)[0])
+        for column, ch in enumerate(code, start=1):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth >= most:
+                return number, column
+    return 1, 1
+
+
 def _second_definition(text: str, name: str) -> tuple[int, int]:
     """(line, column) of the second definition of rule ``name``; (1, 1) if none."""
     heads = [(number, head.start(1) + 1) for number, line in enumerate(text.split("\n"), start=1)
@@ -159,18 +194,22 @@ class GrammarSpace:
 
             close = difflib.get_close_matches(rule, defined, n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
-            raise SpaceError(f"the grammar has no rule {rule!r}", Loc(file, 1, 1), text=text,
-                             hint=f"{guess}its rules are {', '.join(sorted(set(defined)))}")
+            rules = f"its rules are {', '.join(sorted(set(defined)))}" if defined else "it defines no rule at all"
+            raise SpaceError(f"the grammar has no rule {rule!r}", Loc(file, 1, 1), text=text, hint=f"{guess}{rules}")
         try:
             # one parser serves every rule of the grammar (see :meth:`at`)
             self.parser = lark.Lark(text, start=sorted(set(defined)), parser="earley", keep_all_tokens=True)
         except lark.exceptions.LarkError as err:
             raise grammar_load_error(err, "the grammar does not load", file, text,
                                      "check the rule names and the Lark syntax") from err
+        except RecursionError:
+            raise SpaceError("the grammar is nested too deeply for Lark to load", Loc(file, *_deepest(text)),
+                             text=text, hint="split the nested groups into rules of their own") from None
         self.name = f"{Path(file).name}:{rule}"
         #: after an enumeration: whether every sentence within the limits was listed
         self.complete = True
         self.domains = self._slot_domains()
+        self._check_calls()
         self.rules: dict[str, list[tuple[Any, ...]]] = {}
         for r in self.parser.rules:
             self.rules.setdefault(r.origin.name, []).append(tuple(r.expansion))
@@ -200,7 +239,7 @@ class GrammarSpace:
         path = Path(path)
         if not path.exists():
             raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar")
-        return GrammarSpace(path.read_text(), rule, str(path))
+        return GrammarSpace(read_text(path, "space grammar", error=SpaceError), rule, str(path))
 
     # -- terminals -------------------------------------------------------------------------------
     def _line_of(self, name: str) -> int:
@@ -226,6 +265,13 @@ class GrammarSpace:
                 domains[t.name] = Domain.of(int(x) for x in choice.group(1).split("|"))
             elif t.name in declared:
                 domains[t.name] = declared[t.name]
+            if t.name in domains:
+                domain = domains[t.name]
+                largest = max(domain.values or ()) if domain.values else max(domain.low, domain.high, *domain.extra)
+                if largest > LARGEST_INT:
+                    raise SpaceError(f"terminal {t.name} holds {largest}, an integer too large for any op",
+                                     Loc(self.file, self._line_of(t.name), 1), text=self.text,
+                                     hint=f"the largest integer a program may write is {LARGEST_INT:,}")
             else:
                 raise SpaceError(
                     f"terminal {t.name} is a regular expression ({pattern.value}) that the synthesizer cannot write",
@@ -234,6 +280,20 @@ class GrammarSpace:
                     f"// domain {t.name}: 16..512 step 16",
                 )
         return domains
+
+    def _check_calls(self) -> None:
+        """Every name a literal calls (``conv2d(``) is an op of the library:
+        a sentence calling anything else could never be a region."""
+        for literal in self.literals.values():
+            for m in _CALLED.finditer(literal):
+                if ops.lookup(m[1]) is None:
+                    close = difflib.get_close_matches(m[1], list(ops.all_ops()), n=1)
+                    line, column = _first_call(self.text, m[1])
+                    raise SpaceError(
+                        f"the grammar calls {m[1]!r}, which is not an op", Loc(self.file, line, column, line,
+                                                                                 column + len(m[1])),
+                        text=self.text, hint=(f"did you mean {close[0]!r}? " if close else "")
+                        + "`alphanas ops` lists the ops a sentence may call")
 
     # -- enumeration -------------------------------------------------------------------------------
     def _calls(self, form: tuple[Any, ...]) -> int:

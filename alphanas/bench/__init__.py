@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alphanas.lang import files
 from alphanas.lang.errors import ProgramError
 
 __all__ = [
@@ -124,9 +125,23 @@ def run_benchmark(name: str, argv: list[str]) -> int:
             f"no benchmark {name!r}",
             hint=f"{guess}the benchmarks are {', '.join(BENCHMARKS)} (`alphanas bench list`)",
         )
+    _check_outputs(argv)
     module, function = BENCHMARKS[name].target.split(":")
     runner: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
     return runner(list(argv))
+
+
+def _check_outputs(argv: Sequence[str]) -> None:
+    """The files (``--json FILE``) and folders (``--out DIR``) a benchmark
+    will write, checked before it runs for minutes."""
+    for k, arg in enumerate(argv):
+        flag, _, value = arg.partition("=")
+        if flag in ("--json", "--out") and not value and k + 1 < len(argv):
+            value = argv[k + 1]
+        if flag == "--json" and value:
+            files.check_output(value, "JSON report", error=ProgramError)
+        elif flag == "--out" and value:
+            files.check_folder(value, "output folder (--out)", error=ProgramError)
 
 
 # -- shared helpers ------------------------------------------------------------------------------
@@ -209,7 +224,7 @@ def environment() -> dict[str, Any]:
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
     data = {**report, "environment": environment()}
-    Path(path).write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    files.write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n", "JSON report", error=ProgramError)
     print(f"wrote {path}")
 
 

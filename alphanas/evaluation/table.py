@@ -18,6 +18,7 @@ the reference a search's front is measured against.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from alphanas.evaluation.evaluator import (
 from alphanas.evaluation.pareto import Direction, Objective, ReferenceBox, hypervolume
 from alphanas.lang.canonical import program_hash
 from alphanas.lang.errors import AlphanasError
+from alphanas.lang.files import read_text
 from alphanas.lang.ir import Program
 
 __all__ = [
@@ -128,12 +130,12 @@ def load_table(path: str | Path) -> BenchmarkTable:
 
 
 def _read_table(path: Path) -> BenchmarkTable:
+    text = read_text(path, "benchmark table", error=TableError)
     try:
-        with path.open(newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        rows = list(reader)
+    except csv.Error as err:
         raise TableError(f"cannot read the benchmark table {path}: {err}") from None
     if not header or "arch" not in header:
         raise TableError(f"{path} has no 'arch' column (header: {', '.join(header or []) or 'empty'})",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from alphanas import ops
+from alphanas.lang import limits
 from alphanas.lang.errors import ShapeError
 from alphanas.lang.ir import Graph, Node, Program, evaluate
 from alphanas.ops import CONCRETE, Attrs, Cost, OpError
@@ -95,6 +96,7 @@ class _Analyzer:
         costs: dict[str, Cost] = {}
         calls: dict[str, Instance] = {}
         total = Cost()
+        ceiling = limits.current()
         for n in graph.nodes:
             ins = tuple(shapes[i] for i in n.inputs)
             try:
@@ -122,9 +124,29 @@ class _Analyzer:
                 shapes[n.id] = out
                 costs[n.id] = op.cost(ins, attrs[n.id], out)
             total = total + costs[n.id]
+            if total.params > ceiling.params or total.activations > ceiling.activations or total.flops > ceiling.flops:
+                raise self.beyond(ceiling, total, n, graph, shapes[n.id])
         inst = Instance(graph, dict(bindings), shapes, attrs, costs, calls, total)
         self.memo[key] = inst
         return inst
+
+    def beyond(self, ceiling: limits.Limits, total: Cost, n: Node, graph: Graph, shape: Shape) -> ShapeError:
+        """The error of a program whose total passes a ceiling at statement ``n``."""
+        if total.params > ceiling.params:
+            what = f"{_count(total.params)} parameters, more than any machine holds"
+            limit = f"{_count(ceiling.params)} parameters, --limit-params"
+        elif total.activations > ceiling.activations:
+            what = (f"{_count(total.activations * limits.BYTES_PER_VALUE)}B of activations per sample, "
+                    "more than any machine holds")
+            limit = f"{_count(ceiling.memory_bytes)}B, --limit-memory"
+        else:
+            what = f"{_count(total.flops)} FLOPs per sample, more than any machine computes"
+            limit = f"{_count(ceiling.flops)} FLOPs, --limit-flops"
+        return self.error(
+            f"in `{_describe(n)}`: the {graph.kind} reaches {what} (the ceiling is {limit})", n, graph,
+            hint=f"check the sizes of this statement (a number with extra digits?); its output shape is "
+            f"{_show(shape)}",
+        )
 
     def call(self, graph: Graph, n: Node, values: dict[str, Any], ins: tuple[Shape, ...]) -> Instance:
         block = self.program.block(n.op)
@@ -170,3 +192,11 @@ def _describe(n: Node) -> str:
 
 def _show(s: Shape) -> str:
     return "[" + ", ".join(map(str, s)) + "]"
+
+
+def _count(n: float) -> str:
+    """A large count in words: 9.00T, 2.5e+29."""
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}" if abs(n) < 1000 * scale else f"{float(n):.3g}"
+    return str(int(n))

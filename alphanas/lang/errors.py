@@ -67,16 +67,35 @@ class ImportFailure(AlphanasError):
     kind = "import error"
 
 
+#: the most characters of a source line an excerpt shows: a longer line is
+#: cut to a window around the caret, its cut ends marked with "..."
+EXCERPT_WIDTH = 100
+_CUT = "..."
+
+
 def excerpt(text: str | None, loc: Loc | None) -> list[str]:
-    """The source line of a location with a caret under the column."""
+    """The source line of a location with a caret under the column (a long
+    line cut to :data:`EXCERPT_WIDTH` characters around the caret; characters
+    a terminal would not print shown as ``?``)."""
     if not text or not loc or loc.line < 1:
         return []
     source_lines = text.split("\n")  # as the lexer counts lines: other breaks are not lines
     if loc.line > len(source_lines):
         return []
     line = source_lines[loc.line - 1].expandtabs(4)
+    column = max(loc.column, 1) - 1  # 0-based
     width = 1
     if loc.end_line == loc.line and loc.end_column > loc.column:
         width = loc.end_column - loc.column
+    width = min(width, max(1, len(line) - column))
+    if len(line) > EXCERPT_WIDTH:
+        # a third of the window before the caret, the rest after it
+        start = max(0, min(column - EXCERPT_WIDTH // 3, len(line) - EXCERPT_WIDTH))
+        end = start + EXCERPT_WIDTH
+        head = _CUT if start > 0 else ""
+        line = head + line[start:end] + (_CUT if end < len(line) else "")
+        column = column - start + len(head)
+        width = max(1, min(width, len(head) + EXCERPT_WIDTH - column))
+    line = "".join(ch if ch.isprintable() else "?" for ch in line)
     gutter = f"{loc.line:>5} | "
-    return [gutter + line, " " * (len(gutter) + loc.column - 1) + "^" * min(width, max(1, len(line) - loc.column + 1))]
+    return [gutter + line, " " * (len(gutter) + column) + "^" * width]

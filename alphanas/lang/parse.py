@@ -30,7 +30,9 @@ from lark import Token, Transformer, v_args
 import grammars
 from alphanas import ops
 from alphanas.lang.errors import AlphanasError, ParseError, ProgramError
+from alphanas.lang.files import read_text
 from alphanas.lang.ir import Arith, Expr, Graph, Input, IntParam, Loc, Node, Program, Sym
+from alphanas.lang.limits import LARGEST_INT
 from alphanas.ops.spec import Param
 
 # -- the syntax tree ---------------------------------------------------------------
@@ -275,9 +277,12 @@ class _ToSyntax(Transformer):
 
     def int(self, tok: Token) -> Lit:
         loc = _span(tok, tok)
-        if len(tok) > _MAX_DIGITS:
+        if len(tok) > _MAX_DIGITS or int(tok) > LARGEST_INT:
             if _state.literal_error is None:
-                _state.literal_error = ProgramError(f"integer literal with {len(tok)} digits is too large", loc)
+                shown = str(tok) if len(tok) <= _MAX_DIGITS else f"with {len(tok)} digits"
+                _state.literal_error = ProgramError(
+                    f"integer literal {shown} is too large for any op", loc,
+                    hint=f"the largest integer a program may write is {LARGEST_INT:,} (2^63 - 1, PyTorch's int64)")
             return Lit(0, loc)
         return Lit(int(tok), loc)
 
@@ -356,6 +361,11 @@ def _end_of_text(text: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
+def _token_text(token: str, most: int = 40) -> str:
+    """A token as an error message quotes it: a long one cut (the excerpt shows where it is)."""
+    return repr(token) if len(token) <= most else repr(token[: most - 3]) + "..."
+
+
 def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) -> ParseError:
     line, column = max(err.line, 1), max(err.column, 1)
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
@@ -368,7 +378,7 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str, file: str) ->
     else:
         assert isinstance(err, lark.exceptions.UnexpectedToken)
         token = err.token
-        message = "unexpected end of file" if token.type == "$END" else f"unexpected {str(token)!r}"
+        message = "unexpected end of file" if token.type == "$END" else f"unexpected {_token_text(str(token))}"
         expected = set(err.accepts or err.expected)
         if token.type == "$END":
             line, column = _end_of_text(text)
@@ -795,9 +805,5 @@ def parse(text: str, file: str = "<string>") -> Program:
 
 
 def parse_file(path: str | Path) -> Program:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as err:
-        raise ProgramError(f"cannot read {p}: {err.strerror}", hint="check the path") from None
-    return parse(text, str(path))
+    """Parse the program in file ``path`` (UTF-8 text, read by :func:`alphanas.lang.files.read_text`)."""
+    return parse(read_text(path, "program", error=ProgramError), str(path))

@@ -15,8 +15,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alphanas.lang.errors import AlphanasError
+
+if TYPE_CHECKING:
+    from alphanas.search.store import StoreDamaged
 
 __all__ = ["add_commands", "cmd_diff", "cmd_export_candidate", "cmd_render", "cmd_report", "cmd_show",
            "is_run_dir"]
@@ -30,13 +34,40 @@ def is_run_dir(spec: str) -> bool:
 def cmd_show(args: argparse.Namespace) -> int:
     from alphanas.runs.inspection import load_run
     from alphanas.runs.show import render_summary, summary_json
+    from alphanas.search.store import StoreDamaged
 
-    run = load_run(args.run_dir)
+    try:
+        run = load_run(args.run_dir)
+    except StoreDamaged as err:  # list what can still be read, then say what is wrong (exit status 2)
+        _print_salvage(err, args.json)
+        raise
     if args.json:
         print(json.dumps(summary_json(run), indent=2))
     else:
         sys.stdout.write(render_summary(run))
     return 0
+
+
+def _print_salvage(err: StoreDamaged, as_json: bool) -> None:
+    """The candidates of a damaged run database that can still be read."""
+    from alphanas.runs.inspection import format_metric
+
+    found = err.salvage.candidates
+    if as_json:
+        print(json.dumps({"damaged": str(err.path), "reason": err.reason, "unreadable": list(err.salvage.unreadable),
+                          "candidates": [{"id": c.id, "parent": c.parent_id, "generation": c.generation,
+                                          "operator": c.operator, "status": c.status, "phase": c.phase,
+                                          "reason": c.reason, "metrics": dict(c.metrics), "program": c.program}
+                                         for c in found]}, indent=2, default=str))
+        return
+    print(f"{err.path} is damaged; {err.salvage.describe()}" + (":" if found else "."))
+    for c in found:
+        metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in sorted(c.metrics.items())
+                            if isinstance(v, int | float) and not isinstance(v, bool))
+        parent = "-" if c.parent_id is None else f"#{c.parent_id}"
+        why = f" ({c.reason})" if c.reason else ""
+        print(f"  #{c.id}  parent {parent}  generation {c.generation}  {c.operator}  {c.status}{why}"
+              + (f"  {metrics}" if metrics else ""))
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

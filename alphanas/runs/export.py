@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from alphanas.lang import files
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Program
 from alphanas.runs.inspection import RunView, format_metric
@@ -37,9 +38,7 @@ def check_source_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix != ".py":
         raise AlphanasError(f"cannot write {p}: the export is Python source, a .py file", hint="give -o model.py")
-    if not p.parent.is_dir():
-        raise AlphanasError(f"cannot write {p}: no such folder {p.parent}")
-    return p
+    return files.check_output(p, "export", error=AlphanasError)
 
 
 def _check_weights_path(path: str | Path) -> Path:
@@ -47,9 +46,7 @@ def _check_weights_path(path: str | Path) -> Path:
     if p.suffix not in (".pt", ".pth"):
         raise AlphanasError(f"cannot write {p}: weights are saved with torch.save, as a .pt or .pth file",
                             hint="give --weights model.pt")
-    if not p.parent.is_dir():
-        raise AlphanasError(f"cannot write {p}: no such folder {p.parent}")
-    return p
+    return files.check_output(p, "weights file", error=AlphanasError)
 
 
 def export_program(program: Program, output: str | Path, header: str = "") -> ExportResult:
@@ -60,7 +57,7 @@ def export_program(program: Program, output: str | Path, header: str = "") -> Ex
 
     path = check_source_path(output)
     source, top = module_source(program, analyze(program))
-    path.write_text(header + source)
+    files.write_text(path, header + source, "export", error=AlphanasError)
     return ExportResult(path, top)
 
 
@@ -118,14 +115,21 @@ def export_candidate(run: RunView, candidate_id: int, output: str | Path,
         if stored is None:
             raise AlphanasError(f"candidate {candidate_id} of {run.run_dir} has no trained weights: {_no_weights(c)}",
                                 hint="export the source alone (leave out --weights), or pick a candidate with weights")
-        state = torch.load(stored, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(stored, map_location="cpu", weights_only=True)
+        except Exception as err:  # a damaged or foreign file: pickle, zip and torch errors alike
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise AlphanasError(f"cannot read the weights of candidate {candidate_id}: {stored} is damaged ({reason})",
+                                hint="export the source alone (leave out --weights)") from None
     source, top = module_source(program, analyze(program))
     if state is not None:
         try:
             load_source(source, top, label=f"export-{candidate_id}").load_state_dict(state, strict=True)
         except RuntimeError as err:
             raise AlphanasError(f"the weights of candidate {candidate_id} do not fit its program: {err}") from None
-    source_path.write_text(_header(run, candidate_id, top, weights_path) + source)
+    files.write_text(source_path, _header(run, candidate_id, top, weights_path) + source, "export",
+                     error=AlphanasError)
     if state is not None and weights_path is not None:
-        torch.save(state, weights_path)
+        with files.writing(weights_path, "weights file", error=AlphanasError):
+            torch.save(state, weights_path)
     return ExportResult(source_path, top, weights_path)

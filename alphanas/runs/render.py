@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from alphanas import ops
+from alphanas.lang import files
 from alphanas.lang.analysis import Instance, analyze
 from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Program
@@ -491,16 +492,15 @@ def check_output(path: str | Path) -> Path:
     if p.suffix.lower() not in FORMATS:
         raise AlphanasError(f"cannot write {p}: the picture must be a .svg or .png file",
                             hint="give -o FILE.svg or -o FILE.png")
-    if not p.parent.is_dir():
-        raise AlphanasError(f"cannot write {p}: no such folder {p.parent}")
-    return p
+    return files.check_output(p, "picture", error=AlphanasError)
 
 
 def write_image(scene: Scene, path: str | Path) -> Path:
     """Write the scene as SVG or PNG, by the path's suffix."""
     p = check_output(path)
     if p.suffix.lower() == ".svg":
-        p.write_text(to_svg(scene))
+        files.write_text(p, to_svg(scene), "picture", error=AlphanasError)
     else:
-        write_png(scene, p)
+        with files.writing(p, "picture", error=AlphanasError):
+            write_png(scene, p)
     return p

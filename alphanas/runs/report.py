@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alphanas.evaluation.pareto import Objective
+from alphanas.lang import files
 from alphanas.lang.errors import AlphanasError
 from alphanas.runs.diff import CandidateDiff, DiffLine, diff_candidates, render_region
 from alphanas.runs.inspection import RunView, format_metric
@@ -527,13 +528,10 @@ def check_output(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in (".html", ".htm"):
         raise AlphanasError(f"cannot write {p}: the report is an .html file", hint="give -o FILE.html")
-    if not p.parent.is_dir():
-        raise AlphanasError(f"cannot write {p}: no such folder {p.parent}")
-    return p
+    return files.check_output(p, "report", error=AlphanasError)
 
 
 def write_report(run: RunView, path: str | Path) -> Path:
     """Write the report of ``run`` to ``path`` (an .html file)."""
     p = check_output(path)
-    p.write_text(report_html(run), encoding="utf-8")
-    return p
+    return files.write_text(p, report_html(run), "report", error=AlphanasError)

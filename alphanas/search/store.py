@@ -17,23 +17,33 @@ Tables:
   (``variation`` or ``evaluation``), timings, and ``finish_order``: the
   order in which evaluations finished, which the search replays on resume;
 - ``state``: key/value pairs the search needs to resume (JSON values).
+
+A damaged database (truncated, overwritten, not SQLite at all) is found
+when it is opened (SQLite's ``quick_check``) or read: :class:`StoreDamaged`
+says so with SQLite's reason and lists the candidates that can still be
+read, read row by row from a repaired copy (:func:`salvage`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
+import struct
+import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from alphanas.lang.errors import AlphanasError
+from alphanas.lang.files import check_folder, writing
 
-__all__ = ["DB_NAME", "Candidate", "RunInfo", "Store", "candidate_folder", "checkpoint_path"]
+__all__ = ["DB_NAME", "Candidate", "RunInfo", "Salvage", "Store", "StoreDamaged", "candidate_folder",
+           "checkpoint_path", "salvage"]
 
 #: The database's file name inside a run folder.
 DB_NAME = "run.sqlite"
@@ -139,6 +149,28 @@ class RunInfo:
     engine_version: str
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(method: _F) -> _F:
+    """A :class:`Store` method that reads or writes the database: damage it
+    meets (SQLite's "malformed", text or JSON that does not decode) is a
+    :class:`StoreDamaged`, not a traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as err:
+            if not _is_damage(err):
+                raise
+            raise StoreDamaged.of(self.path, str(err)) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StoreDamaged.of(self.path, f"a stored value does not decode ({err})") from None
+
+    return guarded  # type: ignore[return-value]
+
+
 class Store:
     """The SQLite database of one run. Open it with :meth:`create` (a new
     run) or :meth:`open` (an existing one); every write commits."""
@@ -160,8 +192,15 @@ class Store:
                 f"{folder} already holds a run ({path.name})",
                 hint=f"continue it with `alphanas resume {folder}`, or choose another run_dir",
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        store = cls(path, _connect(path))
+        check_folder(folder, "run folder")
+        with writing(path, "run database"):
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                connection = _connect(path)
+            except sqlite3.OperationalError as err:  # "unable to open database file": a special file system
+                raise AlphanasError(f"cannot write {path}: {err}",
+                                    hint="choose a run_dir on an ordinary, writable file system") from None
+        store = cls(path, connection)
         with store._write():
             store._db.executescript(_SCHEMA)
             store._db.execute(
@@ -172,18 +211,40 @@ class Store:
 
     @classmethod
     def open(cls, run_dir: str | Path) -> Store:
-        """The run in ``run_dir``; an error if there is none."""
+        """The run in ``run_dir``; an error if there is none, and
+        :class:`StoreDamaged` if its database is damaged."""
         path = Path(run_dir) / DB_NAME
+        if Path(run_dir).is_file():
+            raise AlphanasError(f"{run_dir} is a file, not a run folder",
+                                hint="give the run_dir of a search started with `alphanas search CONFIG.toml`")
         if not path.is_file():
             raise AlphanasError(
                 f"{run_dir} holds no run: {path} does not exist",
                 hint="give the run_dir of a search started with `alphanas search CONFIG.toml`",
             )
-        store = cls(path, _connect(path))
-        tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = {"run", "candidates", "state"} - tables
-        if missing:
-            raise AlphanasError(f"{path} is not an alphanas run database (no table {', '.join(sorted(missing))})")
+        damage = _header_damage(path)  # before SQLite touches (and might rewrite) the file
+        if damage is not None:
+            raise StoreDamaged.of(path, damage)
+        store = None
+        try:
+            store = cls(path, _connect(path))
+            tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = {"run", "candidates", "state"} - tables
+            if missing:
+                raise AlphanasError(f"{path} is not an alphanas run database (no table {', '.join(sorted(missing))})")
+            problems = [r[0] for r in store._db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise StoreDamaged.of(path, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+        except sqlite3.DatabaseError as err:
+            if store is not None:
+                store.close()
+            if not _is_damage(err):
+                raise
+            raise StoreDamaged.of(path, str(err)) from None
+        except AlphanasError:
+            if store is not None:
+                store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -197,6 +258,7 @@ class Store:
 
     # -- the run ------------------------------------------------------------------------------
 
+    @_guarded
     def run_info(self) -> RunInfo:
         config, seed, created, version = self._db.execute(
             "SELECT config, seed, created, engine_version FROM run WHERE id = 1"
@@ -210,6 +272,7 @@ class Store:
 
     # -- candidates ------------------------------------------------------------------------
 
+    @_guarded
     def add(self, candidate: Candidate) -> Candidate:
         """Insert a new candidate (running, or already failed in variation)."""
         c = candidate if candidate.created_at else replace(candidate, created_at=time.time())
@@ -222,6 +285,7 @@ class Store:
             )
         return c
 
+    @_guarded
     def mark_running(self, candidate_id: int) -> None:
         """Put a candidate back to ``running`` before it is evaluated again
         (a resumed run re-submits the evaluations a kill interrupted)."""
@@ -253,6 +317,7 @@ class Store:
             )
         return self.candidate(candidate_id)
 
+    @_guarded
     def finish(
         self,
         candidate_id: int,
@@ -274,12 +339,14 @@ class Store:
                 raise KeyError(f"candidate {candidate_id} is not running")
         return self.candidate(candidate_id)
 
+    @_guarded
     def candidate(self, candidate_id: int) -> Candidate:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
         if row is None:
             raise KeyError(f"no candidate {candidate_id}")
         return _candidate(row)
 
+    @_guarded
     def candidates(self, status: Status | None = None) -> list[Candidate]:
         """Every candidate (or those with ``status``), in index order."""
         if status is None:
@@ -288,6 +355,7 @@ class Store:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM candidates WHERE status = ? ORDER BY id", (status,))
         return [_candidate(r) for r in rows]
 
+    @_guarded
     def finished(self) -> list[Candidate]:
         """Evaluated candidates (ok or failed) in the order they finished."""
         rows = self._db.execute(
@@ -295,10 +363,12 @@ class Store:
         )
         return [_candidate(r) for r in rows]
 
+    @_guarded
     def next_id(self) -> int:
         (n,) = self._db.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM candidates").fetchone()
         return int(n)
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         """How many candidates are running, ok, failed in evaluation and
         failed in variation."""
@@ -322,10 +392,12 @@ class Store:
 
     # -- state ---------------------------------------------------------------------------------
 
+    @_guarded
     def get_state(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
+    @_guarded
     def set_state(self, key: str, value: Any) -> None:
         with self._write():
             self._db.execute(
@@ -397,3 +469,143 @@ def _nan_safe(value: Any) -> Any:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and math.isfinite(v)
+
+
+# -- a damaged database ---------------------------------------------------------------------------------
+
+#: the first bytes of every SQLite database file
+_MAGIC = b"SQLite format 3\x00"
+#: the most candidate ids :func:`salvage` tries one by one
+_SALVAGE_IDS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """What can still be read of a damaged run database: the candidates
+    that read whole, and the ids known to exist that do not."""
+
+    candidates: tuple[Candidate, ...]
+    unreadable: tuple[int, ...]
+
+    def describe(self) -> str:
+        """The candidates that can still be read, in words."""
+        if not self.candidates:
+            return "no candidate can still be read"
+        ids = _ranges([c.id for c in self.candidates])
+        known = len(self.candidates) + len(self.unreadable)
+        return f"the candidates that can still be read are {ids} ({len(self.candidates)} of {known} known)"
+
+
+class StoreDamaged(AlphanasError):
+    """``run.sqlite`` is damaged: SQLite's reason, and what can still be read
+    (``salvage``)."""
+
+    def __init__(self, path: Path, reason: str, salvaged: Salvage) -> None:
+        folder = path.parent
+        super().__init__(
+            f"{path} is damaged: {reason}; {salvaged.describe()}",
+            hint=f"a damaged run cannot be resumed: restore {path.name} from a copy if you have one, or start a "
+            f"new search (`alphanas search CONFIG.toml --run-dir NEW_FOLDER`); `alphanas show {folder}` lists "
+            "what can still be read",
+        )
+        self.path = path
+        self.reason = reason
+        self.salvage = salvaged
+
+    @classmethod
+    def of(cls, path: Path, reason: str) -> StoreDamaged:
+        reason = reason.split(" with text '")[0].splitlines()[0] if reason else "unknown damage"
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        return cls(path, reason, salvage(path))
+
+
+def _is_damage(err: sqlite3.DatabaseError) -> bool:
+    """SQLite's errors for a damaged file: corrupt, not a database, text that
+    does not decode (not "locked" or "busy", which are no damage)."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "decode" in str(err)
+    return type(err) is sqlite3.DatabaseError or "decode" in str(err)
+
+
+def _header_damage(path: Path) -> str | None:
+    """Why the file cannot be an SQLite database, from its first bytes; None if it may be one."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as err:
+        raise AlphanasError(f"cannot read {path}: {err.strerror or err}") from None
+    if not head:
+        return "the file is empty"
+    if not head.startswith(_MAGIC[: len(head)]) or len(head) < len(_MAGIC):
+        return "file is not a database"
+    if len(head) < 100:
+        return "the file is truncated (it ends inside the database header)"
+    return None
+
+
+def salvage(path: Path) -> Salvage:
+    """Read what can still be read of the run database ``path``, row by
+    row, from a copy whose header is repaired (a truncated file loses its
+    last pages, not its first ones); the file itself is not touched."""
+    try:
+        data = bytearray(path.read_bytes())
+    except OSError:
+        return Salvage((), ())
+    if not data.startswith(_MAGIC) or len(data) < 100:
+        return Salvage((), ())
+    (page_size,) = struct.unpack(">H", data[16:18])
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return Salvage((), ())
+    pages = len(data) // page_size
+    del data[pages * page_size:]
+    data[18:20] = b"\x01\x01"  # rollback journal: a copy needs no WAL files
+    data[28:32] = struct.pack(">I", pages)
+    with tempfile.TemporaryDirectory(prefix="alphanas-salvage-") as tmp:
+        copy = Path(tmp) / DB_NAME
+        copy.write_bytes(bytes(data))
+        db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            return _salvage_rows(db)
+        finally:
+            db.close()
+
+
+def _salvage_rows(db: sqlite3.Connection) -> Salvage:
+    known: set[int] = set()
+    for query in ("SELECT id FROM candidates ORDER BY id", "SELECT id FROM candidates ORDER BY id DESC",
+                  "SELECT id FROM candidates INDEXED BY candidates_hash"):
+        try:
+            for (i,) in db.execute(query):
+                if isinstance(i, int):
+                    known.add(i)
+        except sqlite3.Error:
+            pass  # the rows read before the damage are kept
+    tried = sorted(known | set(range(min(max(known, default=-1) + 1, _SALVAGE_IDS))))
+    readable, unreadable = [], []
+    for i in tried:
+        try:
+            row = db.execute(f"SELECT {_COLUMNS} FROM candidates WHERE id = ?", (i,)).fetchone()
+            if row is not None:
+                readable.append(_candidate(row))
+        except (sqlite3.Error, ValueError, TypeError):  # TypeError: a row whose fields were damaged
+            unreadable.append(i)
+    return Salvage(tuple(readable), tuple(unreadable))
+
+
+def _ranges(ids: Sequence[int]) -> str:
+    """``#0-11, #13``: sorted ids, runs of consecutive ones joined."""
+    parts: list[str] = []
+    start = prev = None
+    for i in sorted(ids):
+        if prev is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None:
+            parts.append(f"#{start}" if start == prev else f"#{start}-{prev}")
+        start = prev = i
+    if start is not None:
+        parts.append(f"#{start}" if start == prev else f"#{start}-{prev}")
+    return ", ".join(parts)

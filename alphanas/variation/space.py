@@ -65,6 +65,7 @@ import lark
 from alphanas.lang.analysis import Instance, analyze
 from alphanas.lang.canonical import program_hash
 from alphanas.lang.errors import AlphanasError
+from alphanas.lang.files import read_text
 from alphanas.lang.ir import Graph, Loc, Program
 from alphanas.lang.parse import parse
 from alphanas.lang.printer import print_program
@@ -167,9 +168,9 @@ class ProgramSpace:
     @staticmethod
     def load(path: str | Path, rule: str, graph: str | None = None) -> ProgramSpace:
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise SpaceError(f"no such grammar file: {path}", hint="give the path of a .lark space grammar")
-        return ProgramSpace(path.read_text(), rule, str(path), graph)
+        return ProgramSpace(read_text(path, "space grammar", error=SpaceError), rule, str(path), graph)
 
     @property
     def name(self) -> str:

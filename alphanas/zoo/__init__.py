@@ -16,6 +16,7 @@ import difflib
 from pathlib import Path
 
 from alphanas.lang.errors import ProgramError
+from alphanas.lang.files import read_text
 from alphanas.lang.ir import Program
 from alphanas.lang.parse import parse, parse_file
 
@@ -41,7 +42,7 @@ def path(name: str) -> Path:
 
 def text(name: str) -> str:
     """The source text of a zoo model."""
-    return path(name).read_text()
+    return read_text(path(name), "program", error=ProgramError)
 
 
 def load(name: str, **params: int) -> Program:

@@ -170,6 +170,11 @@ def _unit_box(config: SearchConfig) -> ReferenceBox:
 # -- the seed program -----------------------------------------------------------------------------------
 
 
+def _where(err: AlphanasError, spec: str) -> str:
+    """Where the seed's own error is: its file, line and column when known."""
+    return str(err.loc) if err.loc is not None and err.loc.file not in ("<string>", "") else spec
+
+
 def load_seed_program(config: SearchConfig, text: str | None = None) -> Program:
     """The seed program the configuration names, checked against the
     ``[space]`` and the budgets."""
@@ -193,7 +198,7 @@ def load_seed_program(config: SearchConfig, text: str | None = None) -> Program:
         if config.input_shape is not None and not spec.startswith("torchvision:"):
             program = program.with_input_shapes(config.input_shape)
     except AlphanasError as err:
-        raise reader.error(f"seed program {spec}: {err.message}", ("seed_program",), hint=err.hint) from None
+        raise reader.error(f"seed program {_where(err, spec)}: {err.message}", ("seed_program",), hint=err.hint) from None
     except (KeyError, ValueError) as err:
         raise reader.error(f"seed program {spec}: {err}", ("seed_params",)) from None
     try:
@@ -201,7 +206,7 @@ def load_seed_program(config: SearchConfig, text: str | None = None) -> Program:
     except AlphanasError as err:
         if isinstance(err, ConfigError):
             raise
-        raise reader.error(f"seed program {spec}: {err.message}", ("seed_program",), hint=err.hint) from None
+        raise reader.error(f"seed program {_where(err, spec)}: {err.message}", ("seed_program",), hint=err.hint) from None
     return program
 
 

@@ -24,7 +24,9 @@ from typing import Any
 from alphanas.evaluation.evaluator import EVALUATORS, METRICS, Fidelity
 from alphanas.evaluation.executors import EXECUTORS
 from alphanas.lang.errors import AlphanasError
+from alphanas.lang.files import check_folder, folder_problem, read_text
 from alphanas.lang.ir import Loc
+from alphanas.lang.limits import LARGEST_INT
 from alphanas.registry import Entry, PluginError, Registry, dataclass_in, mentions, parameters
 from alphanas.search.config.schema import (
     BudgetConfig,
@@ -47,26 +49,56 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["Reader", "load_config", "tomllib"]
 
 
-def load_config(path: str | Path) -> SearchConfig:
-    """Read and validate a TOML search configuration."""
+def load_config(path: str | Path, run_dir: str | Path | None = None) -> SearchConfig:
+    """Read and validate a TOML search configuration; ``run_dir``, if
+    given, replaces the configuration's (``alphanas search --run-dir``)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read {path}: {err.strerror}", hint="give the path of a .toml search config") from None
+    if run_dir is not None:
+        run_dir = check_folder(Path(run_dir).resolve(), "run folder (--run-dir)", error=ConfigError)
+    text = read_text(path, "search config", error=ConfigError, hint="give the path of a .toml search config")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        loc = _decode_error_loc(str(err), str(path))
+        loc = _decode_error_loc(str(err), str(path), text)
         message = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", str(err))
         raise ConfigError(f"invalid TOML: {message}", loc, text=text,
                           hint="see https://toml.io for the syntax") from None
+    except RecursionError:
+        raise ConfigError("the TOML is nested too deeply to read", Loc(str(path), 1, 1),
+                          hint="see https://toml.io for the syntax") from None
+    beyond = _beyond_int64(data, ())
+    if beyond is not None:  # TOML's integers are 64-bit; tomllib reads any size
+        raise Reader(str(path), text, path.resolve().parent).error(
+            f"{'.'.join(beyond)} holds an integer beyond the 64-bit integers TOML allows", beyond,
+            hint=f"integers are at most {LARGEST_INT:,}")
+    if run_dir is not None:
+        data["run_dir"] = str(run_dir)
     return SearchConfig.from_dict(data, str(path), text, path.resolve().parent)
 
 
-def _decode_error_loc(message: str, file: str) -> Loc | None:
+def _beyond_int64(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The key of the first integer outside the 64-bit range, if any."""
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if (found := _beyond_int64(v, (*path, str(key)))) is not None:
+                return found
+    elif isinstance(value, list):
+        for v in value:
+            if (found := _beyond_int64(v, path)) is not None:
+                return found
+    elif isinstance(value, int) and not -LARGEST_INT - 1 <= value <= LARGEST_INT:
+        return path
+    return None
+
+
+def _decode_error_loc(message: str, file: str, text: str = "") -> Loc | None:
     m = re.search(r"at line (\d+), column (\d+)", message)
-    return Loc(file, int(m.group(1)), int(m.group(2))) if m else None
+    if m:
+        return Loc(file, int(m.group(1)), int(m.group(2)))
+    if "end of document" in message:
+        lines = text.split("\n")
+        return Loc(file, len(lines), len(lines[-1]) + 1)
+    return None
 
 
 # -- reading and checking -------------------------------------------------------------------------------
@@ -112,6 +144,8 @@ class Reader:
         where = ".".join(path)
         if loc is None and where:
             message = f"{message} (key {where})"
+        if loc is None and self.text is not None and not self.source.startswith("<"):
+            message = f"{message} in {self.source}"  # a key the file does not have: the file, at least
         return ConfigError(message, loc, hint=hint, text=self.text)
 
     def unknown_keys(self, data: Mapping[str, Any], known: Sequence[str], path: Sequence[str]) -> None:
@@ -169,10 +203,10 @@ class Reader:
         strategy = self.strategy(self.table(data, "strategy", ()), space)
         budget = self.budget(self.table(data, "budget", ()))
         executor = self.executor(self.table(data, "executor", ()))
-        run_dir = self.value(data, "run_dir", (), (str,), "a path", required=True)
+        run_dir = self.run_dir(self.value(data, "run_dir", (), (str,), "a path", required=True))
         return SearchConfig(
             seed_program=seed_program,
-            run_dir=(self.base / run_dir).resolve(),
+            run_dir=run_dir,
             objectives=objectives,
             seed_params=seed_params,
             input_shape=input_shape,
@@ -230,6 +264,16 @@ class Reader:
             raise self.error(f"seed program {spec!r}: no such file ({path})", ("seed_program",),
                              hint="give a .arch file (relative to the config's folder), zoo:NAME or torchvision:NAME")
         return str(path)
+
+    def run_dir(self, spec: str) -> Path:
+        """The run folder: one that can be created and written (checked
+        without creating it), unless a stored run is being resumed."""
+        path = (self.base / spec).resolve()
+        problem = None if self.resuming else folder_problem(path)
+        if problem is not None:
+            raise self.error(f"run_dir {spec!r} cannot be the run folder: {problem[0]}", ("run_dir",),
+                             hint=f"{problem[1]} (a relative path is relative to the config's folder)")
+        return path
 
     def seed_params(self, data: Mapping[str, Any]) -> dict[str, int]:
         params = self.table(data, "seed_params", ())
@@ -424,8 +468,8 @@ def blamed_option(message: str, options: Mapping[str, Any]) -> str | None:
 
 def _read(source: str) -> str | None:
     try:
-        return Path(source).read_text()
-    except OSError:
+        return read_text(source, "search config")
+    except AlphanasError:
         return None
 
 
