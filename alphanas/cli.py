@@ -288,7 +288,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         space = GrammarSpace.load(args.space, args.rule)
     else:
         space = None
-    result = synthesize(problem, space, seed=args.seed, time_limit=args.time_limit, max_ops=args.max_ops,
+    result = synthesize(problem, space, seed=args.seed, time_limit=args.time_limit, steps=args.steps,
+                        max_ops=args.max_ops,
                         objective=args.objective)
     if args.json:
         from alphanas.properties.api import to_json
@@ -366,6 +367,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from synth.work import DEFAULT_STEPS
+
     parser = argparse.ArgumentParser(
         prog="alphanas",
         description="Neural architecture search where architectures are programs.",
@@ -450,7 +453,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-ops", type=int, default=6, help="the most ops a region may have (default 6)")
     p.add_argument("--objective", choices=("any", "cheapest", "closest"), default="any")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds (default 2)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                   help=f"work budget: enumeration steps (default {DEFAULT_STEPS:,}); the same answer on any machine")
+    p.add_argument("--time-limit", type=float, default=60.0,
+                   help="seconds: a safety net only; the work budget decides (default 60)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_synth)
 

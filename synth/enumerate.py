@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,6 +40,7 @@ from synth.structure import (
     resize_capacity,
     template,
 )
+from synth.work import Work
 
 __all__ = ["CoreSpace", "Layout", "abstract_satisfies", "layouts"]
 
@@ -134,6 +134,18 @@ def abstract_satisfies(state: Abstract, problem: Problem) -> bool:
     return True
 
 
+#: partial states whose successors are kept, per set of allowed ops
+SUCCESSORS_KEPT = 100_000
+_SUCCESSORS: dict[tuple[frozenset[str] | None, int], dict[tuple, list[tuple[Variant, Abstract]]]] = {}
+
+
+def _successors_of(allowed: set[str] | None) -> dict[tuple, list[tuple[Variant, Abstract]]]:
+    """The process's successor table for a set of allowed ops (None: all,
+    as many as the library has now: an op registered later starts a new table)."""
+    key = (frozenset(allowed) if allowed is not None else None, len(ops.all_ops()))
+    return _SUCCESSORS.setdefault(key, {})
+
+
 class CoreSpace:
     """The widest space: any structure of library ops (see the module
     docstring). ``allowed`` restricts the ops by name (None: all)."""
@@ -141,7 +153,7 @@ class CoreSpace:
     name = "core"
 
     def __init__(self, allowed: Sequence[str] | None = None) -> None:
-        self._deadline = math.inf
+        self._work = Work(steps=2**62)
         #: after :meth:`structures`: whether every structure within the size
         #: limit was listed (no sampling of long chains, no caps hit)
         self.complete = True
@@ -156,22 +168,22 @@ class CoreSpace:
     def merge_variants(self, shape: tuple[int, ...], k: int) -> list[Variant]:
         return [v for op in self.merges for v in op.variants([shape] * k)]
 
-    def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = math.inf
+    def templates(self, problem: Problem, max_ops: int, rng: random.Random, work: Work | None = None
                   ) -> Iterator[Template]:
         """The structures of :meth:`structures` as templates for the solver
         (the interface every space offers :func:`synth.synthesize`)."""
-        for structure, _ in self.structures(problem, max_ops, rng, time_limit):
+        for structure, _ in self.structures(problem, max_ops, rng, work):
             yield template(structure, len(problem.inputs))
 
-    def structures(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = math.inf
+    def structures(self, problem: Problem, max_ops: int, rng: random.Random, work: Work | None = None
                    ) -> Iterator[tuple[Structure, Abstract]]:
         """Structures of 1..``max_ops`` ops that reach the targets at
         representative sizes, smallest first, in a seeded, distance-guided
-        order, until ``time_limit`` seconds have passed."""
+        order, until the ``work`` budget is spent (None: no limit)."""
         k = len(problem.inputs)
-        self._deadline = time.perf_counter() + time_limit
+        self._work = work if work is not None else Work(steps=2**62)
         self.complete = True
-        self._successors: dict[tuple, list[tuple[Variant, Abstract]]] = {}
+        self._successors = _successors_of(self.allowed)
         self._deficits: dict[tuple, float] = {}
         for n in range(1, max_ops + 1):
             for layout in layouts(n, k):
@@ -193,8 +205,9 @@ class CoreSpace:
 
     def _extend(self, state: Abstract, problem: Problem, inputs: Sequence[int], rng: random.Random
                 ) -> list[tuple[Variant, Abstract]]:
-        # the same partial states recur across sizes and layouts: their
-        # successors are computed once per problem
+        # the same partial states recur across sizes, layouts and problems:
+        # their successors (a function of the state and the allowed ops) are
+        # computed once per process
         options = self._successors.get(state.key)
         if options is None:
             options = []
@@ -202,6 +215,8 @@ class CoreSpace:
                 nxt = state.then(v)
                 if nxt is not None:
                     options.append((v, nxt))
+            if len(self._successors) >= SUCCESSORS_KEPT:
+                self._successors.clear()
             self._successors[state.key] = options
         return self._order(options, problem, inputs, rng)
 
@@ -224,7 +239,7 @@ class CoreSpace:
                rng: random.Random) -> Iterator[tuple[tuple[Variant, ...], Abstract]]:
         """Chains of ``length`` ops from ``state``; ``after`` ops follow the
         chain on the way to the output (for the depth bound)."""
-        if time.perf_counter() > self._deadline:
+        if not self._work.spend():
             self.complete = False
             return
         if length > EXHAUSTIVE_CHAIN:
@@ -247,7 +262,7 @@ class CoreSpace:
         one unlucky prefix: each step picks one of the best few next ops."""
         seen: set[tuple[tuple[str, str], ...]] = set()
         for _ in range(ROLLOUTS):
-            if time.perf_counter() > self._deadline:
+            if not self._work.spend():
                 self.complete = False
                 return
             current, chain = state, []

@@ -129,9 +129,11 @@ def _cheapest_without_budgets(problem: Problem, tmpl: Template) -> str | None:
     """What the structure needs at the least, when a budget is what fails it."""
     from synth.sizes import SizeSolution, solve_sizes
     from synth.verify import concrete_program
+    from synth.work import DEFAULT_RLIMIT
 
     relaxed = replace(problem, budgets=Budgets())
-    solution = solve_sizes(tmpl, relaxed, random.Random(0), objective="cheapest", timeout_ms=500, exact=True)
+    solution = solve_sizes(tmpl, relaxed, random.Random(0), objective="cheapest", timeout_ms=500, exact=True,
+                           rlimit=DEFAULT_RLIMIT)  # the work budget decides; 500 ms is the safety net
     if not isinstance(solution, SizeSolution):
         return None
     from alphanas.lang.analysis import analyze

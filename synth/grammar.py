@@ -34,7 +34,6 @@ import difflib
 import heapq
 import random
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ from alphanas.lang.parse import parse
 from synth.domains import Domain
 from synth.problem import Problem
 from synth.structure import Slot, Template
+from synth.work import Work
 
 __all__ = ["GrammarSpace", "SpaceError", "defined_rules", "grammar_load_error", "split_comment"]
 
@@ -301,7 +301,8 @@ class GrammarSpace:
         parenthesis, so any sentence derived from it has at least this many ops."""
         return sum(self.literals.get(s.name, "").count("(") for s in form if s.is_term)
 
-    def sentences(self, rng: random.Random, deadline: float, max_ops: int | None = None) -> Iterator[tuple[str, int]]:
+    def sentences(self, rng: random.Random, work: Work | None = None, max_ops: int | None = None
+                  ) -> Iterator[tuple[str, int]]:
         """Sentences of the rule with slot holes, fewest expansions first and
         in seeded random order among equally small ones; (text with holes,
         expansions). Forms are expanded best first by the fewest expansions
@@ -312,8 +313,9 @@ class GrammarSpace:
         start = (lark.grammar.NonTerminal(self.rule),)
         heap: list[tuple[int, float, int, tuple[Any, ...], int]] = [(self._least.get(self.rule, 0), 0.0, 0, start, 0)]
         pushed = 0
+        work = work if work is not None else Work(steps=2**62)
         while heap:
-            if time.perf_counter() > deadline:
+            if not work.spend():
                 self.complete = False
                 return
             _, _, _, form, used = heapq.heappop(heap)
@@ -338,15 +340,16 @@ class GrammarSpace:
             parts.append(_HOLE.format(s.name) if s.name in self.domains else self.literals.get(s.name, ""))
         return "".join(parts)
 
-    def random_sentences(self, rng: random.Random, deadline: float, max_ops: int | None = None,
+    def random_sentences(self, rng: random.Random, work: Work | None = None, max_ops: int | None = None,
                          tries: int = 2000) -> Iterator[tuple[str, int]]:
         """Random derivations of the rule, each nonterminal expanded by a
         seeded choice among the alternatives that can still finish within
         ``max_expansions``; (text with holes, expansions), repeats included.
         Never complete: a random walk cannot tell that it saw everything."""
         self.complete = False
+        work = work if work is not None else Work(steps=2**62)
         for _ in range(tries):
-            if time.perf_counter() > deadline:
+            if not work.spend():
                 return
             drawn = self._random_form(rng)
             if drawn is None:
@@ -469,14 +472,13 @@ class GrammarSpace:
                     stack.extend(reach.get(m, ()))
         return False
 
-    def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float = 2.0
+    def templates(self, problem: Problem, max_ops: int, rng: random.Random, work: Work | None = None
                   ) -> Iterator[GrammarTemplate]:
         """A template per sentence with at most ``max_ops`` ops, smallest
-        first or in random order (``order``)."""
-        deadline = time.perf_counter() + time_limit
+        first or in random order (``order``), until ``work`` is spent."""
         seen: set[str] = set()
         draw = self.random_sentences if self.order == "random" else self.sentences
-        for sentence, _ in draw(rng, deadline, max_ops):
+        for sentence, _ in draw(rng, work, max_ops):
             if sentence in seen:
                 continue
             seen.add(sentence)

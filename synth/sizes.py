@@ -24,8 +24,9 @@ value of its domain when that stays satisfiable. With ``objective`` set to
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ import z3
 from alphanas.lang.ir import Program
 from alphanas.lang.regions import Region
 from alphanas.ops import arith
-from alphanas.ops.spec import OpError
+from alphanas.ops.spec import Message, OpError, message_text
 from alphanas.properties.resources import SymbolicWalker, peak_memory
 from synth.domains import Domain, default_domain
 from synth.problem import Problem
@@ -55,6 +56,7 @@ class SizeSolution:
 
     values: Mapping[str, int]
     solver_calls: int
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Unsat:
     solver_calls: int
     #: the rule failed before solving (a rank mismatch, say): no core
     structural: bool = False
+    #: the solver stopped at the wall-clock safety net, not at its work budget
+    timed_out: bool = False
 
 
 @dataclass
@@ -74,12 +78,12 @@ class _Tracker:
     shrunk by dropping them one at a time."""
 
     solver: Any
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, Message] = field(default_factory=dict)
     guards: list[Any] = field(default_factory=list)
     #: guards of domain memberships: part of a core, but not worth reporting
     domains: set[str] = field(default_factory=set)
 
-    def add(self, condition: Any, label: str, domain: bool = False) -> None:
+    def add(self, condition: Any, label: Message, domain: bool = False) -> None:
         if isinstance(condition, bool):
             condition = z3.BoolVal(condition)
         name = f"c{len(self.labels)}"  # str(guard) would run z3's pretty printer: slow, and the same
@@ -109,10 +113,30 @@ class _Tracker:
         shown = [g for g in core if str(g) not in self.domains] or core
         seen: list[str] = []
         for g in shown:
-            label = self.labels[str(g)]
+            label = message_text(self.labels[str(g)])
             if label not in seen:
                 seen.append(label)
         return tuple(seen), calls
+
+
+@contextlib.contextmanager
+def fresh_z3_context() -> Iterator[None]:
+    """Run the body with a new Z3 context as z3py's default one.
+
+    Z3's answers depend on the history of the context they are asked in (the
+    order its terms were created in, its caches): the same size problem got
+    other sizes in a search that had run for a while than in a fresh process,
+    so a resumed search made other children than an uninterrupted one. A
+    context of its own per synthesis makes the answer a function of the
+    problem and the seed. z3py builds every expression in its module's
+    default context and has no public way to replace it, hence the module
+    attribute; the previous context is restored after."""
+    previous = z3.z3._main_ctx
+    z3.z3._main_ctx = z3.Context()
+    try:
+        yield
+    finally:
+        z3.z3._main_ctx = previous
 
 
 def slot_domain(slot: Slot, problem: Problem, domains: Mapping[str, Domain] | None = None) -> Domain | None:
@@ -155,6 +179,7 @@ def solve_sizes(
     domains: Mapping[str, Domain] | None = None,
     timeout_ms: int = 2000,
     exact: bool = False,
+    rlimit: int = 0,
 ) -> SizeSolution | Unsat:
     """Sizes for the template's slots that fit the problem, or the reason
     none do. ``exact``: optimise the objective even over a space's listed
@@ -172,7 +197,9 @@ def solve_sizes(
         # of its candidates
         objective = "any"
     solver: Any = z3.Optimize() if objective != "any" else z3.Solver()
-    solver.set("timeout", timeout_ms)
+    solver.set("timeout", timeout_ms)  # the safety net
+    if rlimit:
+        solver.set("rlimit", rlimit)  # the budget: counted by Z3 in work, the same on any machine
     if objective == "any":
         solver.set("random_seed", rng.randrange(2**31))
     track = _Tracker(solver)
@@ -235,7 +262,10 @@ def solve_sizes(
             solver.add(guard)
         result = solver.check()
     if result == z3.unknown:
-        return Unsat(("the solver gave up (timeout)",), calls)
+        why = solver.reason_unknown()
+        if "resource" in why:
+            return Unsat((f"the solver spent its work budget (rlimit {rlimit:,})",), calls)
+        return Unsat((f"the solver gave up ({why})",), calls, timed_out=True)
     if result == z3.unsat:
         if objective != "any":
             return Unsat(("no sizes fit (solved for an objective: no core)",), calls)

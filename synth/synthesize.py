@@ -25,9 +25,10 @@ from alphanas.properties.api import RegionProperties
 from synth.domains import Domain
 from synth.explain import Infeasible, Tally, explain, proven_infeasible
 from synth.problem import Problem
-from synth.sizes import SizeObjective, SizeSolution, sample_sizes, solve_sizes
+from synth.sizes import SizeObjective, SizeSolution, fresh_z3_context, sample_sizes, solve_sizes
 from synth.structure import Template
 from synth.verify import Rejected, concrete_program, verify
+from synth.work import DEFAULT_RLIMIT, DEFAULT_STEPS, Work
 
 __all__ = ["Result", "Space", "Stats", "synthesize"]
 
@@ -42,10 +43,18 @@ class Stats:
     rejected: int = 0
     refused: int = 0
     seconds: float = 0.0
+    #: work steps spent (:class:`synth.work.Work`)
+    steps: int = 0
+    #: the wall-clock safety net fired: the result depends on the machine's speed
+    timed_out: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"structures": self.structures, "solver_calls": self.solver_calls, "unsat": self.unsat,
-                "rejected": self.rejected, "refused": self.refused, "seconds": round(self.seconds, 4)}
+        out = {"structures": self.structures, "solver_calls": self.solver_calls, "unsat": self.unsat,
+               "rejected": self.rejected, "refused": self.refused, "steps": self.steps,
+               "seconds": round(self.seconds, 4)}
+        if self.timed_out:
+            out["timed_out"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,14 @@ class Space(Protocol):
     name: str
     complete: bool
 
-    def templates(self, problem: Problem, max_ops: int, rng: random.Random, time_limit: float) -> Iterator[Template]: ...
+    def templates(self, problem: Problem, max_ops: int, rng: random.Random, work: Work) -> Iterator[Template]: ...
 
 
 def synthesize(
     problem: Problem,
     space: Any = None,
     seed: int = 0,
-    time_limit: float = 2.0,
+    time_limit: float = 60.0,
     max_ops: int = 6,
     objective: SizeObjective = "any",
     reference: Mapping[str, int] | None = None,
@@ -94,6 +103,8 @@ def synthesize(
     sizes: Literal["z3", "sample"] = "z3",
     avoid: Collection[str] = (),
     accept: Callable[[Result], str | None] | None = None,
+    steps: int = DEFAULT_STEPS,
+    rlimit: int = DEFAULT_RLIMIT,
 ) -> Result | Infeasible:
     """A region that fits ``problem``, or why there is none.
 
@@ -109,7 +120,34 @@ def synthesize(
     each verified region: it returns None to take it, or the reason it
     refuses it (say, the program it makes is one the search already has),
     and the search goes on to the next region; the explanation counts the
-    refusals by reason."""
+    refusals by reason.
+
+    The effort is counted in work, so that the same call gives the same
+    result on any machine (:mod:`synth.work`): ``steps`` enumeration steps
+    and structures, ``rlimit`` Z3 resource units per solver call.
+    ``time_limit`` (seconds) is a safety net only; when it fires, the stats
+    say so (``timed_out``). Each call runs in a Z3 context of its own: Z3's
+    choices depend on the history of its context, which would make a
+    resumed search choose other sizes than an uninterrupted one."""
+    with fresh_z3_context():
+        return _synthesize(problem, space, seed, max_ops, objective, reference, domains, candidates, sizes, avoid,
+                           accept, Work(steps, rlimit, time_limit))
+
+
+def _synthesize(
+    problem: Problem,
+    space: Any,
+    seed: int,
+    max_ops: int,
+    objective: SizeObjective,
+    reference: Mapping[str, int] | None,
+    domains: Mapping[str, Domain] | None,
+    candidates: int,
+    sizes: Literal["z3", "sample"],
+    avoid: Collection[str],
+    accept: Callable[[Result], str | None] | None,
+    work: Work,
+) -> Result | Infeasible:
     from synth.enumerate import CoreSpace
 
     space = space if space is not None else CoreSpace()
@@ -123,14 +161,17 @@ def synthesize(
         return Infeasible(problem, (proof,), proven=True, stats=stats.as_dict())
     found: list[Result] = []
     exhausted = True
-    for tmpl in space.templates(problem, max_ops, rng, time_limit):
-        if time.perf_counter() - start > time_limit:
+    for tmpl in space.templates(problem, max_ops, rng, work):
+        if not work.spend():
             exhausted = False
             break
         stats.structures += 1
-        remaining_ms = max(50, int(1000 * (time_limit - (time.perf_counter() - start))))
         if sizes == "z3":
-            solution = solve_sizes(tmpl, problem, rng, objective, reference, domains, timeout_ms=remaining_ms)
+            safety_ms = max(50, int(1000 * min(work.seconds_left(), 3600.0)))
+            solution = solve_sizes(tmpl, problem, rng, objective, reference, domains, timeout_ms=safety_ms,
+                                   rlimit=work.rlimit)
+            if solution.timed_out:
+                work.timed_out = True
         else:
             solution = sample_sizes(tmpl, problem, rng, domains=domains)
         stats.solver_calls += solution.solver_calls
@@ -164,7 +205,8 @@ def synthesize(
         if objective == "any" or len(found) >= candidates:
             break
     stats.seconds = time.perf_counter() - start
-    exhausted = exhausted and getattr(space, "complete", True)
+    stats.steps, stats.timed_out = work.used, work.timed_out
+    exhausted = exhausted and getattr(space, "complete", True) and not work.spent
     if found:
         return min(found, key=lambda r: _rank(r, objective, reference))
     return explain(problem, tally, exhausted=exhausted, max_ops=max_ops, stats=stats.as_dict())

@@ -16,7 +16,7 @@ def window_out(
     """Output length of a convolution or pooling window along one axis
     (torch's rule, including ``ceil_mode``)."""
     span = d * (k - 1) + 1
-    check.require(size + 2 * p >= span, f"{what}: window {span} is larger than the padded input {size}+2*{p}")
+    check.require(size + 2 * p >= span, lambda: f"{what}: window {span} is larger than the padded input {size}+2*{p}")
     if not ceil:
         return arith.floordiv(size + 2 * p - span, s) + 1
     out = arith.ceildiv(size + 2 * p - span, s) + 1
@@ -67,10 +67,11 @@ class Conv2d(Op):
         check.require(len(x) == 3, f"conv2d expects a [C, H, W] input, got a rank-{len(x)} shape")
         c, h, w = x
         for name in ("out", "k", "s", "d", "groups"):
-            check.require(a[name] >= 1, f"conv2d: {name}={a[name]} must be at least 1")
-        check.require(a.p >= 0, f"conv2d: p={a.p} must not be negative")
-        check.require(c % a.groups == 0, f"conv2d: input channels {c} are not divisible by groups={a.groups}")
-        check.require(a.out % a.groups == 0, f"conv2d: output channels {a.out} are not divisible by groups={a.groups}")
+            check.require(a[name] >= 1, lambda name=name: f"conv2d: {name}={a[name]} must be at least 1")
+        check.require(a.p >= 0, lambda: f"conv2d: p={a.p} must not be negative")
+        check.require(c % a.groups == 0, lambda: f"conv2d: input channels {c} are not divisible by groups={a.groups}")
+        check.require(a.out % a.groups == 0,
+                      lambda: f"conv2d: output channels {a.out} are not divisible by groups={a.groups}")
         ho = window_out(check, h, a.k, a.s, a.p, a.d, "conv2d height")
         wo = window_out(check, w, a.k, a.s, a.p, a.d, "conv2d width")
         return (a.out, ho, wo)

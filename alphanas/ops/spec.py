@@ -10,7 +10,7 @@ helpers in :mod:`alphanas.ops.arith`, which work on both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -152,6 +152,17 @@ class OpError(Exception):
     """An op was applied to inputs or arguments it does not accept."""
 
 
+#: What a violated condition says: the text, or a function that writes it.
+#: A rule whose message would print symbolic sizes passes a function: Z3
+#: prints expressions slowly, and the synthesizer states thousands of
+#: conditions for every one it ever reports.
+Message = str | Callable[[], str]
+
+
+def message_text(message: Message) -> str:
+    return message() if callable(message) else message
+
+
 class Check:
     """Where a rule states its preconditions.
 
@@ -160,14 +171,14 @@ class Check:
     conditions (ranks, flags) are plain bools in both modes and always raise.
     """
 
-    def require(self, condition: Any, message: str) -> None:
+    def require(self, condition: Any, message: Message) -> None:
         if isinstance(condition, bool):
             if not condition:
-                raise OpError(message)
+                raise OpError(message_text(message))
             return
         self.require_symbolic(condition, message)
 
-    def require_symbolic(self, condition: Any, message: str) -> None:
+    def require_symbolic(self, condition: Any, message: Message) -> None:
         raise TypeError(f"a concrete check got a symbolic condition: {condition!r}")
 
 

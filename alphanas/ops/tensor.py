@@ -32,8 +32,8 @@ def broadcast(check: Check, op: str, shapes: Sequence[Shape]) -> Shape:
         for n in wide[1:]:
             check.require(
                 n == size,
-                f"{op}: shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast "
-                f"(axis {i}: {size} vs {n})",
+                lambda i=i, n=n, size=size: f"{op}: shapes {' and '.join(str(list(s)) for s in shapes)} "
+                f"do not broadcast (axis {i}: {size} vs {n})",
             )
         out.append(size)
     return tuple(out)

@@ -36,7 +36,7 @@ from alphanas.lang.analysis import Instance
 from alphanas.lang.ir import Graph, Program, evaluate
 from alphanas.lang.regions import Region
 from alphanas.ops import arith
-from alphanas.ops.spec import Attrs, Check, Cost, OpError
+from alphanas.ops.spec import Attrs, Check, Cost, Message, OpError
 
 __all__ = [
     "Resources",
@@ -101,9 +101,10 @@ class SymbolicCheck(Check):
 
     def __init__(self) -> None:
         self.conditions: list[Any] = []
-        self.messages: list[str] = []
+        #: each condition's message, written when it is read (see ``ops.spec.Message``)
+        self.messages: list[Message] = []
 
-    def require_symbolic(self, condition: Any, message: str) -> None:
+    def require_symbolic(self, condition: Any, message: Message) -> None:
         self.conditions.append(condition)
         self.messages.append(message)
 

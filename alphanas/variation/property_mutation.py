@@ -47,6 +47,7 @@ from alphanas.lang.regions import Region, block_instances, grow_region, instance
 from alphanas.properties import api as props_api
 from alphanas.properties.api import RegionProperties
 from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
+from synth.work import DEFAULT_STEPS
 
 if TYPE_CHECKING:
     from synth.synthesize import Space as SynthSpace
@@ -94,7 +95,10 @@ class MutationSettings:
     p_share: float = 0.2
     #: structures may have this many ops more than the region they replace
     slack: int = 2
-    synth_time_limit: float = 2.0
+    #: the synthesizer's budget, in work (:mod:`synth.work`): the same children on any machine
+    synth_steps: int = DEFAULT_STEPS
+    #: seconds: a safety net only (a synthesis it stops is marked ``timed_out`` in the child's record)
+    synth_time_limit: float = 30.0
     #: global budgets of the whole program (None: none)
     max_params: int | None = None
     max_flops: int | None = None
@@ -470,7 +474,8 @@ class PropertyMutation:
         for _ in range(self.settings.attempts):
             proposal = propose(parent, rng, self.settings)
             result = synthesize(proposal.problem, self.space, seed=rng.randrange(2**31),
-                                time_limit=self.settings.synth_time_limit, max_ops=proposal.max_ops,
+                                time_limit=self.settings.synth_time_limit, steps=self.settings.synth_steps,
+                                max_ops=proposal.max_ops,
                                 avoid=original_hashes(parent, proposal.pick))
             if not result.ok:
                 reasons.append(result.reasons[0] if result.reasons else "no region")

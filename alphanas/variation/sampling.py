@@ -21,6 +21,7 @@ from alphanas.lang.canonical import program_hash
 from alphanas.lang.ir import Program
 from alphanas.properties.depth import Depth, infer_depth
 from alphanas.variation.base import NO_CONTEXT, VARIATIONS, Child, VariationContext, VariationFailed
+from synth.work import DEFAULT_STEPS
 
 if TYPE_CHECKING:
     from synth.synthesize import Space as SynthSpace
@@ -35,7 +36,9 @@ class RandomSampler:
 
     max_ops: int = 12
     space: SynthSpace | None = None
-    time_limit: float = 2.0
+    #: the synthesizer's work budget (:mod:`synth.work`), and a wall-clock safety net
+    steps: int = DEFAULT_STEPS
+    time_limit: float = 30.0
     attempts: int = 4
     name: str = "random_sample"
 
@@ -49,7 +52,7 @@ class RandomSampler:
             depth = rng.randint(1, max(1, min(deepest, self.max_ops - 1)))
             size = rng.randint(depth + 1, self.max_ops)
             problem = Problem(inputs, tuple(inst.output_shape), Depth({(i, 0): depth for i in range(len(inputs))}))
-            result = synthesize(problem, self.space, seed=rng.randrange(2**31), time_limit=self.time_limit,
+            result = synthesize(problem, self.space, seed=rng.randrange(2**31), time_limit=self.time_limit, steps=self.steps,
                                 max_ops=size)
             if result.ok and program_hash(result.program) != program_hash(parent):
                 program = replace(result.program, model=replace(result.program.model, name=parent.model.name))

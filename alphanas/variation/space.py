@@ -90,6 +90,8 @@ SPLICES_KEPT = 16384
 REACHABLE_LISTED = 512
 #: seconds the listing of one rule's derivations may take
 LISTING_SECONDS = 30.0
+#: the work budget of that listing (it is bounded by REACHABLE_LISTED sentences first)
+LISTING_STEPS = 10**7
 #: mutated targets drawn before a guided mutation gives up on a fragment
 TARGET_DRAWS = 16
 #: a walk through programs the search has may take this many steps per attempt
@@ -400,7 +402,8 @@ class SpaceMutation:
             result = _tightest_novel(listed, target, avoid, novel, problem, rng, layered)
         else:
             result = synthesize(problem, rule_space, seed=rng.randrange(2**31),
-                                time_limit=settings.synth_time_limit, max_ops=max_ops, avoid=avoid, accept=novel)
+                                time_limit=settings.synth_time_limit, steps=settings.synth_steps, max_ops=max_ops,
+                                avoid=avoid, accept=novel)
         if not result.ok:
             why = "; ".join(result.reasons) or "no derivation"
             raise _AllSeen(why, tuple(evaluated)) if evaluated else VariationFailed(why)
@@ -470,7 +473,7 @@ class SpaceMutation:
             # picks once: listing it would not list what its sizes reach
             if complete and sized == derivations <= REACHABLE_LISTED:
                 report = synthesize(shapes_only, rule_space.at(rule_space.rule, order="smallest"),
-                                    time_limit=LISTING_SECONDS, max_ops=10**6, accept=collect)
+                                    time_limit=LISTING_SECONDS, steps=LISTING_STEPS, max_ops=10**6, accept=collect)
                 reachable = tuple(listed) if getattr(report, "proven", False) else None
             self._reachable_by[key] = reachable
         return self._reachable_by[key]

@@ -41,6 +41,9 @@ EXHAUSTIVE = 2000
 #: otherwise, the cheapest of this many programs found is shown
 SAMPLED_CHEAPEST = 32
 
+#: the synthesizer's work budget for a diagnosis (:mod:`synth.work`); ``time_limit`` is its safety net
+DIAGNOSIS_STEPS = 100_000
+
 
 @dataclass(frozen=True)
 class Context:
@@ -127,6 +130,7 @@ def diagnose(space: ProgramSpace, context: Context | None, budgets: dict[str, in
     whole = complete and with_slots <= EXHAUSTIVE
     looked_at = with_slots if whole else SAMPLED_CHEAPEST
     cheapest = synthesize(problem, view.at(space.rule, order="smallest"), seed=seed, time_limit=time_limit,
+                          steps=DIAGNOSIS_STEPS,
                           max_ops=10**6, objective="cheapest", candidates=looked_at)
     d.empty = not cheapest.ok
     if cheapest.ok:
@@ -138,7 +142,8 @@ def diagnose(space: ProgramSpace, context: Context | None, budgets: dict[str, in
     else:
         d.proven, d.reasons = cheapest.proven, tuple(cheapest.reasons)
     for _ in range(samples if cheapest.ok else 0):
-        result = synthesize(problem, view, seed=rng.randrange(2**31), time_limit=time_limit / 4, max_ops=10**6)
+        result = synthesize(problem, view, seed=rng.randrange(2**31), time_limit=time_limit / 4,
+                            steps=DIAGNOSIS_STEPS // 4, max_ops=10**6)
         if result.ok:
             res = result.properties.resources
             d.samples.append({"body": result.sentence, "params": int(res.params), "flops": int(res.flops)})
@@ -151,7 +156,7 @@ def _fitting_draws(view: GrammarSpace, problem: Any, draws: int, rng: random.Ran
     from synth.verify import Rejected, concrete_program, verify
 
     drawn = fitting = 0
-    for sentence, _ in view.random_sentences(rng, deadline=float("inf"), tries=draws):
+    for sentence, _ in view.random_sentences(rng, tries=draws):
         tmpl = view.template(sentence, len(problem.inputs))
         drawn += 1
         if tmpl is None:
