@@ -22,7 +22,7 @@ from alphanas.lang.parse import parse
 from alphanas.ops import registry as op_registry
 from alphanas.registry import Registry
 from alphanas.search.config import load_config
-from alphanas.search.loop import run_search
+from alphanas.search.loop import resume, run_search
 from alphanas.search.selection import SELECTIONS
 from alphanas.search.store import Candidate, Store
 from alphanas.variation.base import VARIATIONS
@@ -133,6 +133,57 @@ def test_a_variation_of_ones_own(plugin_dir: Path) -> None:
     assert {c.operator for c in children} == {"toy_widen"}
     assert all(c.record["width"] > 8 and (c.record["width"] - 8) % 4 == 0 for c in children)  # step = 4
     assert all(f"width: int = {c.record['width']}" in (c.program or "") for c in children)
+
+
+LEARNER = '''
+    from __future__ import annotations
+
+    import random
+
+    from alphanas.lang.ir import Program
+    from alphanas.variation.base import VARIATIONS, Child, VariationContext, VariationFailed
+
+
+    @VARIATIONS.register("toy_learner")
+    class Learner:
+        """Widens the model by the number of evaluations it has seen, and
+        records what it learned from the history."""
+
+        name = "toy_learner"
+
+        def vary(self, parent: Program, rng: random.Random, context: VariationContext) -> Child:
+            width = next(p.default for p in parent.model.params if p.name == "width")
+            seen = [e.id for e in context.history]
+            smallest = min(e.metrics["params"] for e in context.history if e.ok)
+            assert context.objectives == (("params", "min"), ("flops", "min"))
+            assert context.run_dir is not None and context.run_dir.is_dir()
+            return Child(parent.with_model_params(width=width + len(seen) + rng.randint(0, 3)), "toy_learner",
+                         {"seen": seen, "smallest": smallest})
+'''
+
+
+def test_a_variation_learns_from_the_history_and_resumes_to_the_same_run(plugin_dir: Path) -> None:
+    """Every child sees the evaluations finished before it (serial: all of
+    them), in order; a run stopped after 3 children and resumed to 6 makes
+    the same children as one run to 6."""
+    _module(plugin_dir, "toy_learner", LEARNER)
+    whole = _run(_config(plugin_dir, variation="toy_learner:Learner"))
+    evaluated = [c for c in whole if c.evaluated]
+    assert len(evaluated) == 7
+    for c in evaluated[1:]:
+        before = [e for e in evaluated if e.id < c.id]
+        assert c.record["seen"] == [e.id for e in before], c
+        assert c.record["smallest"] == min(e.metrics["params"] for e in before)
+
+    import shutil
+
+    shutil.rmtree(plugin_dir / "run")
+    first = run_search(load_config(_config(plugin_dir, variation="toy_learner:Learner", children=3)), progress=False)
+    assert first.children == 3
+    resume(plugin_dir / "run", config=load_config(_config(plugin_dir, variation="toy_learner:Learner")), progress=False)
+    with Store.open(plugin_dir / "run") as store:
+        resumed = store.candidates()
+    assert [(c.program, c.record) for c in resumed] == [(c.program, c.record) for c in whole]
 
 
 def test_a_variation_of_ones_own_checks_its_settings(plugin_dir: Path) -> None:

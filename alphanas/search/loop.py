@@ -97,7 +97,7 @@ from alphanas.search.config import (
 from alphanas.search.lock import RunLock
 from alphanas.search.selection import Selection
 from alphanas.search.store import DB_NAME, Candidate, Store, candidate_folder, checkpoint_path
-from alphanas.variation.base import Child, Variation, VariationContext, VariationFailed
+from alphanas.variation.base import Child, Evaluated, Variation, VariationContext, VariationFailed
 
 __all__ = [
     "Search",
@@ -391,6 +391,8 @@ class Search:
         self.variation_failure_times: list[float] = []
         self.unusable = 0  # ok evaluations without finite values for every objective
         self.hashes: dict[str, int] = {}
+        #: the finished evaluations in fold order, what a learning variation reads
+        self.history: list[Evaluated] = []
         #: the grammar space children must stay in (None: the core language)
         self.space = config.space.load() if config.space is not None else None
         self.programs: dict[int, Program] = {}
@@ -452,6 +454,9 @@ class Search:
         self.evaluated += 1
         if c.id == 0:
             self.seed_finished(c)
+        if c.program is not None and c.hash is not None:
+            self.history.append(Evaluated(id=c.id, parent_id=c.parent_id, program=c.program, hash=c.hash, ok=c.ok,
+                                          metrics=dict(c.metrics), record=dict(c.record)))
         if not c.ok:
             self.failed += 1
         elif (vals := self.values(c)) is None:
@@ -610,7 +615,9 @@ class Search:
                          operator=self.variation.name, program=None, hash=None)
         limits = self.config.constraints
         context = VariationContext(seen=self.hashes, aim=drawn.aim, space=self.space, max_params=limits.max_params,
-                                   max_flops=limits.max_flops, label=_label(index))
+                                   max_flops=limits.max_flops, label=_label(index), history=self.history,
+                                   objectives=tuple((o.name, o.direction) for o in self.objectives),
+                                   run_dir=self.run_dir)
         try:
             child = self.variation.vary(self.parent_program(parent), rng, context)
         except VariationFailed as err:

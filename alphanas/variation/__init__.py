@@ -17,9 +17,10 @@ from alphanas.variation.base import (
     VARIATIONS,
     Aim,
     Child,
+    Evaluated,
     Variation,
     VariationContext,
     VariationFailed,
 )
 
-__all__ = ["VARIATIONS", "Aim", "Child", "Variation", "VariationContext", "VariationFailed"]
+__all__ = ["VARIATIONS", "Aim", "Child", "Evaluated", "Variation", "VariationContext", "VariationFailed"]

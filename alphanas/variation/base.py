@@ -16,8 +16,9 @@ builds.
 from __future__ import annotations
 
 import random
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from alphanas.lang.checked import Checked
@@ -27,7 +28,7 @@ from alphanas.registry import Registry
 if TYPE_CHECKING:
     from alphanas.variation.space import ProgramSpace
 
-__all__ = ["NO_CONTEXT", "VARIATIONS", "Aim", "Child", "Variation", "VariationContext", "VariationFailed"]
+__all__ = ["NO_CONTEXT", "VARIATIONS", "Aim", "Child", "Evaluated", "Variation", "VariationContext", "VariationFailed"]
 
 #: what a parent was drawn for: its place on the Pareto front, or the first objective alone
 Aim = Literal["front", "first_objective"]
@@ -58,6 +59,22 @@ class Child:
 
 
 @dataclass(frozen=True)
+class Evaluated:
+    """One finished evaluation of the run, as a variation sees it: what a
+    variation that learns across candidates (a surrogate, a policy, an
+    evolving space) learns from. ``program`` is the canonical text,
+    ``metrics`` what the evaluator measured (empty when it failed)."""
+
+    id: int
+    parent_id: int | None
+    program: str
+    hash: str
+    ok: bool
+    metrics: Mapping[str, float]
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class VariationContext:
     """What the search tells a variation besides the parent and the RNG,
     as one value (a variation reads what it needs and ignores the rest).
@@ -74,7 +91,16 @@ class VariationContext:
     - ``max_params``, ``max_flops``: the run's ``[constraints]``, the budgets
       every child must keep;
     - ``label``: the file name the child's locations should carry (in error
-      messages): ``<candidate N>``.
+      messages): ``<candidate N>``;
+    - ``history``: the run's finished evaluations (:class:`Evaluated`) in
+      the order the search took them in, the seed first. It is rebuilt
+      from the store in the same order when a run resumes, so a variation
+      whose state is a function of the history (refitted, or replayed
+      entry by entry) continues a resumed run exactly as an uninterrupted
+      one with one worker. Read it; never change it;
+    - ``objectives``: the run's objectives as ``(name, "min" | "max")``;
+    - ``run_dir``: the run folder, where a variation may keep files of
+      its own (in a folder named after it), or None outside a search.
     """
 
     seen: Container[str] = frozenset()
@@ -83,6 +109,9 @@ class VariationContext:
     max_params: float | None = None
     max_flops: float | None = None
     label: str = "<child>"
+    history: Sequence[Evaluated] = ()
+    objectives: tuple[tuple[str, str], ...] = ()
+    run_dir: Path | None = None
 
 
 #: the context of a variation called outside a search: nothing seen, aimed at the front, no space
