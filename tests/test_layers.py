@@ -26,7 +26,9 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("alphanas.properties",),
     ("synth",),
     ("alphanas.variation",),
+    ("alphanas.surrogate",),  # predictors over programs and the surrogate-assisted variation
     ("alphanas.evaluation",),
+    ("alphanas.oneshot",),  # supernets from grammars: gradient and single-path search, the RL controller
     ("alphanas.search",),
     ("alphanas.runs",),
     ("alphanas.bench",),
