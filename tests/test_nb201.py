@@ -392,9 +392,21 @@ def test_bench_variation_options_are_checked_before_any_run(capsys: pytest.Captu
 
 
 def test_bench_selection_options_go_to_the_strategies_whose_selection_takes_them() -> None:
-    from alphanas.bench.nb201 import options_for
+    from alphanas.bench.nb201 import strategy_with
 
     picks = (("first_objective_probability", 0.5), ("tournament", 3))
-    assert options_for("random_edit_nsga2", picks) == picks
-    assert options_for("alphanas_aging", picks) == (("tournament", 3),)
-    assert options_for("alphanas_pareto_weighted", picks) == (("first_objective_probability", 0.5),)
+    assert strategy_with("random_edit_nsga2", (), picks).selection_options == picks
+    assert strategy_with("alphanas_aging", (), picks).selection_options == (("tournament", 3),)
+    assert strategy_with("alphanas_pareto_weighted", (), picks).selection_options == (
+        ("first_objective_probability", 0.5),)
+
+
+def test_a_strategys_own_options_win_over_the_harness_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alphanas.bench import strategies
+    from alphanas.bench.nb201 import strategy_with
+
+    name, entry = strategies.strategy("alphanas_aging_tight", "alphanas", "aging", variation_options={"p_tight": 0.0})
+    monkeypatch.setitem(strategies.STRATEGIES, name, entry)
+    chosen = strategy_with(name, (("p_tight", 1.0), ("p_drop", 0.5)), ())
+    assert dict(chosen.variation_options) == {"p_tight": 0.0, "p_drop": 0.5}
+    assert (chosen.variation, chosen.selection) == ("alphanas", "aging")

@@ -12,7 +12,9 @@ cells; children the variation could not make cost no query, and a run
 whose variation keeps failing stops at ``2 × queries`` failures, short of
 its budget (reported as ``short_runs``; its best so far carries on).
 
-Strategies (variation × selection, each the engine's own):
+Strategies (variation × selection with their options, each the engine's
+own) are named in :data:`alphanas.bench.strategies.STRATEGIES`, where a new
+one is one entry:
 
 - ``random_sample``: the whole cell drawn again at random each time;
 - ``aging_evolution``: regularized evolution (Real et al. 2019): random
@@ -22,8 +24,8 @@ Strategies (variation × selection, each the engine's own):
 - ``alphanas_nsga2``, ``alphanas_pareto_weighted``, ``alphanas_aging``:
   property-guided mutation (αNAS) with each selection.
 
-``--variation-option KEY=VALUE`` gives every strategy's variation a
-mutation setting (:class:`alphanas.variation.property_mutation.MutationSettings`), as a search
+``--variation-option KEY=VALUE`` gives every strategy whose variation takes
+it a mutation setting (:class:`alphanas.variation.property_mutation.MutationSettings`), as a search
 config's ``[strategy] variation_options`` would; the property settings
 (``p_drop``, ``p_mixing``, ``p_lift``, ``p_depth``, ``depth_delta``,
 ``p_tight``, ``p_tight_first_objective``) are read by property-guided
@@ -58,23 +60,14 @@ from pathlib import Path
 from typing import Any
 
 from alphanas.bench import environment, print_table, write_json
+from alphanas.bench.strategies import STRATEGIES, Strategy
 
 DEFAULT_TABLE = "../shared/data/nb201/nb201.csv"
 
-#: strategy name -> (variation, selection)
-STRATEGIES: dict[str, tuple[str, str]] = {
-    "random_sample": ("random_sample", "nsga2"),
-    "aging_evolution": ("random_edit", "aging"),
-    "random_edit_nsga2": ("random_edit", "nsga2"),
-    "alphanas_nsga2": ("alphanas", "nsga2"),
-    "alphanas_pareto_weighted": ("alphanas", "pareto_weighted"),
-    "alphanas_aging": ("alphanas", "aging"),
-}
-
-
 @dataclass(frozen=True)
 class Job:
-    strategy: str
+    #: the strategy with the harness's options added (``--variation-option``, ``--selection-option``)
+    strategy: Strategy
     seed: int
     table: str
     accuracy: str
@@ -82,10 +75,6 @@ class Job:
     queries: int
     population: int
     synth_time_limit: float
-    #: more keyword arguments of every strategy's variation (``--variation-option``)
-    variation_options: tuple[tuple[str, Any], ...] = ()
-    #: options of the strategy's selection (``--selection-option``, those it takes)
-    selection_options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +103,7 @@ def run_one(job: Job) -> Trajectory:
     from alphanas.search.store import Store
 
     table = load_table(job.table)
-    variation, selection = STRATEGIES[job.strategy]
+    strategy = job.strategy
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp) / "nb201.arch"
         seed_file.write_text(nb201.network_text(seed_arch(table, job.seed)))
@@ -125,10 +114,10 @@ def run_one(job: Job) -> Trajectory:
             "population": job.population,
             "objectives": [job.accuracy, job.latency],
             "space": {"grammar": str(nb201.CELL_GRAMMAR), "rule": "cell", "graph": nb201.CELL_BLOCK},
-            "strategy": {"variation": variation, "selection": selection,
+            "strategy": {"variation": strategy.variation, "selection": strategy.selection,
                          "variation_options": {"synth_time_limit": job.synth_time_limit,
-                                               **dict(job.variation_options)},
-                         "selection_options": dict(job.selection_options)},
+                                               **dict(strategy.variation_options)},
+                         "selection_options": dict(strategy.selection_options)},
             "budget": {"children": job.queries - 1, "max_variation_failures": 2 * job.queries},
             "executor": {"kind": "serial"},
             "evaluator": {"kind": "nb201", "options": {"table": str(Path(job.table).resolve())}},
@@ -143,7 +132,7 @@ def run_one(job: Job) -> Trajectory:
         failures = sum(1 for c in candidates if c.status == "failed" and c.phase == "variation")
     done.sort(key=lambda c: (c.finish_order if c.finish_order is not None else -1))
     points = tuple((float(c.metrics[job.accuracy]), float(c.metrics[job.latency])) for c in done)
-    return Trajectory(job.strategy, job.seed, points[: job.queries], seconds, failures)
+    return Trajectory(strategy.name, job.seed, points[: job.queries], seconds, failures)
 
 
 # -- scoring -------------------------------------------------------------------------------------
@@ -253,29 +242,41 @@ def _option(parser: argparse.ArgumentParser, text: str, flag: str, known: Sequen
         return key, value
 
 
+def _variation_takes(name: str) -> set[str]:
+    """The options variation ``name`` takes inside a grammar space."""
+    from alphanas.variation.build import variation_entry
+
+    return set(variation_entry(name, in_space=True).option_names()[0])
+
+
+def _selection_takes(name: str) -> set[str]:
+    from alphanas.search.selection import SELECTIONS
+
+    return set(SELECTIONS.get(name).option_names()[0])
+
+
 def variation_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
-    """A ``--variation-option``: a field of :class:`alphanas.variation.property_mutation.MutationSettings`."""
-    from dataclasses import fields
-
-    from alphanas.variation.property_mutation import MutationSettings
-
-    return _option(parser, text, "--variation-option", sorted(f.name for f in fields(MutationSettings)))
+    """A ``--variation-option``: an option of at least one strategy's variation
+    (the built-ins take :class:`alphanas.variation.property_mutation.MutationSettings`)."""
+    known = set().union(*(_variation_takes(s.variation) for s in STRATEGIES.values()))
+    return _option(parser, text, "--variation-option", sorted(known))
 
 
 def selection_option(parser: argparse.ArgumentParser, text: str) -> tuple[str, Any]:
     """A ``--selection-option``: an option of at least one selection."""
     from alphanas.search.selection import SELECTIONS
 
-    known = {k for name in SELECTIONS.names() for k in SELECTIONS.get(name).option_names()[0]}
+    known = set().union(*(_selection_takes(name) for name in SELECTIONS.names()))
     return _option(parser, text, "--selection-option", sorted(known))
 
 
-def options_for(strategy: str, options: Sequence[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
-    """The selection options that the strategy's selection takes."""
-    from alphanas.search.selection import SELECTIONS
-
-    takes, _ = SELECTIONS.get(STRATEGIES[strategy][1]).option_names()
-    return tuple((k, v) for k, v in options if k in takes)
+def strategy_with(name: str, variation: Sequence[tuple[str, Any]], selection: Sequence[tuple[str, Any]]) -> Strategy:
+    """Strategy ``name`` with the harness's options that its variation and
+    its selection take."""
+    base = STRATEGIES[name]
+    takes_v, takes_s = _variation_takes(base.variation), _selection_takes(base.selection)
+    return base.with_options([(k, v) for k, v in variation if k in takes_v],
+                             [(k, v) for k, v in selection if k in takes_s])
 
 
 def run_nb201(argv: Sequence[str]) -> int:
@@ -323,8 +324,9 @@ def run_nb201(argv: Sequence[str]) -> int:
     true_hv = front.hypervolume(box)
     optimum = max(acc)
 
-    jobs = [Job(s, k, args.table, args.accuracy, args.latency, args.queries, args.population, args.synth_time_limit,
-                options, options_for(s, picks)) for k in range(args.seeds) for s in strategies]
+    chosen = {s: strategy_with(s, options, picks) for s in strategies}
+    jobs = [Job(chosen[s], k, args.table, args.accuracy, args.latency, args.queries, args.population,
+                args.synth_time_limit) for k in range(args.seeds) for s in strategies]
     print(f"{len(jobs)} runs ({len(strategies)} strategies x {args.seeds} seeds) of {args.queries} queries, "
           f"{args.workers} at a time; the optimum {args.accuracy} is {optimum:.2f}, the true front has "
           f"{len(front.archs)} cells")
@@ -335,7 +337,7 @@ def run_nb201(argv: Sequence[str]) -> int:
     if not args.resume:
         log.write_text("")
     done = {(t.strategy, t.seed) for t in trajectories}
-    todo = [j for j in jobs if (j.strategy, j.seed) not in done]
+    todo = [j for j in jobs if (j.strategy.name, j.seed) not in done]
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -379,7 +381,10 @@ def run_nb201(argv: Sequence[str]) -> int:
         "optimum": optimum, "true_front": len(front.archs), "box": box.as_list(),
         "seeds": args.seeds, "queries": args.queries, "population": args.population,
         "variation_options": dict(options),
-        "selection_options": {s: dict(options_for(s, picks)) for s in strategies},
+        "strategies": {s: {"variation": c.variation, "selection": c.selection,
+                           "variation_options": dict(c.variation_options),
+                           "selection_options": dict(c.selection_options)} for s, c in chosen.items()},
+        "selection_options": {s: dict(c.selection_options) for s, c in chosen.items()},
         "summary": {s: {str(b): v for b, v in per.items()} for s, per in summary.items()},
         "curves": curve, "seconds_per_run": seconds, "wall_seconds": wall,
     })
