@@ -117,7 +117,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for path, what in ((args.output, "program"), (args.weights, "weights file")):
         if path:
             check_output(path, what)  # before the model is traced
-    result = import_model(args.model, args.input_shape, name=args.name)
+    result = import_model(args.model, args.input_shape, name=args.name, classes=args.classes)
     text = print_program(result.program)
     if args.output:
         write_text(args.output, text, "program")
@@ -404,6 +404,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="name of the model in the program")
     p.add_argument("-o", "--output", help="the .arch file to write (default: standard output)")
     p.add_argument("--weights", help="also save the model's weights under the program's parameter names")
+    p.add_argument("--classes", type=int, metavar="N",
+                   help="re-size the classifier head to N classes (a fresh head; the program's classes parameter)")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("ops", help="list the op library")

@@ -43,12 +43,14 @@ from torch import nn
 
 from alphanas.lang.errors import AlphanasError, ImportFailure
 from alphanas.pytorch.fx.assembly import _Assembler, _model_name, _verify
+from alphanas.pytorch.fx.classes import find_head, name_classes, resize_head
 from alphanas.pytorch.fx.conversion import _convert
 from alphanas.pytorch.fx.tracing import _load, _trace
 from alphanas.pytorch.fx.weights import ImportResult, _walk_params
 
 
-def import_model(spec: str | nn.Module, input_shape: Sequence[int] = (3, 224, 224), name: str | None = None) -> ImportResult:
+def import_model(spec: str | nn.Module, input_shape: Sequence[int] = (3, 224, 224), name: str | None = None,
+                 classes: int | None = None) -> ImportResult:
     """Import a PyTorch model as a program.
 
     ``spec`` is ``"torchvision:NAME"`` (built with ``weights=None``),
@@ -56,12 +58,18 @@ def import_model(spec: str | nn.Module, input_shape: Sequence[int] = (3, 224, 22
     ``nn.Module``; ``input_shape`` is the per-sample input shape. Raises
     :class:`~alphanas.lang.errors.ImportFailure` listing everything that does not
     map to the op library.
+
+    The classifier head (the ``nn.Linear`` the output comes from) becomes the
+    program's ``classes`` parameter; ``classes``: re-size it first (a fresh
+    layer, in the module too, so that the weights carry it; an instance given
+    as ``spec`` is changed in place).
     """
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ImportFailure(f"input shape {list(input_shape)} must list positive sizes (per sample, no batch axis)")
     module, default = _load(spec)
     what = spec if isinstance(spec, str) else f"{type(spec).__name__} instance"
+    head = resize_head(module, classes) if classes is not None else find_head(module)
     module.eval()
     gm, tracer, runs = _trace(module, shape, what)
     c, output = _convert(gm, module, tracer, runs, what)
@@ -76,6 +84,8 @@ def import_model(spec: str | nn.Module, input_shape: Sequence[int] = (3, 224, 22
         program, weights, expected = assembler.program(with_blocks=False)
         count = _verify(program, expected)
         notes.append(f"flat body: block extraction failed ({str(err).splitlines()[0]})")
+    if head is not None:
+        program = name_classes(program, weights, head)
     from alphanas.lang.analysis import analyze
 
     params = int(analyze(program).total.params)
