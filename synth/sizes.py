@@ -196,24 +196,29 @@ def solve_sizes(
         # any fitting sizes are taken, and the caller keeps the cheapest
         # of its candidates
         objective = "any"
-    solver: Any = z3.Optimize() if objective != "any" else z3.Solver()
-    solver.set("timeout", timeout_ms)  # the safety net
-    if rlimit:
-        solver.set("rlimit", rlimit)  # the budget: counted by Z3 in work, the same on any machine
-    if objective == "any":
-        solver.set("random_seed", rng.randrange(2**31))
-    track = _Tracker(solver)
-    for s in tmpl.slots:
-        dom = slot_domain(s, problem, domains)
-        if dom is not None:
-            track.add(dom.constraint(variables[s.name]), f"{s.node}.{s.param} in {dom.describe()}", domain=True)
-
+    solver_seed = rng.randrange(2**31) if objective == "any" else None
+    # the walk first: most templates that fail, fail here, on shapes that
+    # cannot meet whatever the sizes (two branches of different fixed
+    # spatial sizes into one add, say), and need no solver
     walker = SymbolicWalker(Program(tmpl.graph))
     shapes: dict[str, tuple] = {}
     try:
         out, cost = walker.call(tmpl.graph, list(problem.inputs), variables, record=shapes)
     except (OpError, ZeroDivisionError, IndexError) as err:
         return Unsat((str(err),), 0, structural=True)
+    if len(out) != len(problem.output):
+        return Unsat((f"output rank {len(out)}, but the region must return {_fmt(problem.output)}",), 0, structural=True)
+    solver: Any = z3.Optimize() if objective != "any" else z3.Solver()
+    solver.set("timeout", timeout_ms)  # the safety net
+    if rlimit:
+        solver.set("rlimit", rlimit)  # the budget: counted by Z3 in work, the same on any machine
+    if solver_seed is not None:
+        solver.set("random_seed", solver_seed)
+    track = _Tracker(solver)
+    for s in tmpl.slots:
+        dom = slot_domain(s, problem, domains)
+        if dom is not None:
+            track.add(dom.constraint(variables[s.name]), f"{s.node}.{s.param} in {dom.describe()}", domain=True)
     nodes = {n.id: n for n in tmpl.graph.nodes}
     for s in tmpl.slots:
         if s.tie is not None:
@@ -221,8 +226,6 @@ def solve_sizes(
             track.add(variables[s.name] == shapes[source][s.tie], f"{s.node}.{s.param} equals its input's axis {s.tie}")
     for cond, message in zip(walker.check.conditions, walker.check.messages):
         track.add(cond, message)
-    if len(out) != len(problem.output):
-        return Unsat((f"output rank {len(out)}, but the region must return {_fmt(problem.output)}",), 0, structural=True)
     for axis, (got, want) in enumerate(zip(out, problem.output)):
         track.add(got == want, f"output shape {_fmt(problem.output)} (axis {axis} must be {want})")
 
