@@ -139,4 +139,5 @@ VARIATIONS: Registry[Variation] = Registry("variation", builtin_modules=(
     "alphanas.variation.property_mutation",
     "alphanas.variation.random_edit",
     "alphanas.variation.sampling",
+    "alphanas.variation.space_evolution.variation",
 ))
