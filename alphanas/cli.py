@@ -327,6 +327,15 @@ def cmd_space(args: argparse.Namespace) -> int:
         render,
     )
 
+    if args.diff_rounds:
+        from alphanas.runs.space_rounds import diff_rounds
+
+        if not args.run_dir:
+            raise ProgramError("--diff-rounds needs --run", hint="name the run folder whose rounds to compare")
+        print(diff_rounds(args.run_dir, *args.diff_rounds) or "the two rounds' grammars are the same")
+        return 0
+    if args.run_dir:
+        return _space_evidence(args)
     rule = args.rule or _first_rule(args.grammar)
     space = ProgramSpace.load(args.grammar, rule, args.graph)
     if args.program:
@@ -341,6 +350,33 @@ def cmd_space(args: argparse.Namespace) -> int:
                          samples=args.samples, draws=args.draws, seed=args.seed, time_limit=args.time_limit)
     print(json.dumps(diagnosis.as_dict(), indent=2) if args.json else render(diagnosis))
     return 1 if diagnosis.empty else 0
+
+
+def _space_evidence(args: argparse.Namespace) -> int:
+    """``alphanas space GRAMMAR --run RUN``: the evidence per choice of the
+    grammar from the run's evaluations (rule and graph default to the run's [space])."""
+    from alphanas.runs.inspection import load_run
+    from alphanas.runs.space_rounds import evidence_of_run, render_rounds
+    from alphanas.variation.space_evolution import GrammarChoices, render_evidence
+    from synth.grammar import SpaceError
+
+    run = load_run(args.run_dir)
+    rule = args.rule or run.setting("space", "rule") or _first_rule(args.grammar)
+    graph = args.graph or run.setting("space", "graph")
+    text = read_text(args.grammar, "space grammar", error=SpaceError, hint="give the path of a .lark space grammar")
+    evidence = evidence_of_run(GrammarChoices(text, rule, args.grammar, graph), run)
+    if args.json:
+        print(json.dumps({"used": evidence.used, "left_out": evidence.left_out, "front": list(evidence.front),
+                          "choices": [{"choice": e.choice.key, "derivations": e.derivations, "front": e.on_front,
+                                       "dominated": e.dominated,
+                                       "effects": [vars(x) for x in e.effects]} for e in evidence.choices]},
+                         indent=2))
+        return 0
+    print(render_evidence(evidence, f"space {Path(args.grammar).name}:{rule} over run {args.run_dir}"))
+    rounds = render_rounds(run)
+    if rounds:
+        print("\n" + "\n".join(rounds))
+    return 0
 
 
 def _first_rule(path: str) -> str:
@@ -476,6 +512,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=100, help="random derivations for the estimate (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=10.0, help="seconds for the emptiness check (default 10)")
+    p.add_argument("--run", dest="run_dir", metavar="RUN_DIR",
+                   help="print the evidence per choice from this run's evaluations (and its space rounds)")
+    p.add_argument("--diff-rounds", nargs=2, type=int, metavar=("A", "B"),
+                   help="with --run: compare the grammars of two rounds of an evolving space")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_space)
 
