@@ -120,6 +120,12 @@ CASES = {
     "no children": (_replace("children = 20", "children = 0"), 18, ("children = 0 is impossible",), ()),
     "variation option typo": (_replace("max_attempts = 8", "max_atempts = 8"), 14,
                               ("takes no option 'max_atempts'",), ("did you mean 'max_attempts'",)),
+    "mutation probability above 1": (_replace('variation = "random_edit"', 'variation = "alphanas"')
+                                     .replace("max_attempts = 8", "p_mixing = 1.2"), 14,
+                                     ("p_mixing = 1.2 is not a probability",), ()),
+    "mutation budget of no work": (_replace('variation = "random_edit"', 'variation = "alphanas"')
+                                   .replace("max_attempts = 8", "synth_steps = 0"), 14,
+                                   ("synth_steps = 0 must be at least 1",), ()),
     "unknown variation": (_replace('variation = "random_edit"', 'variation = "random_edits"'), 12,
                           ("unknown variation 'random_edits'",), ("did you mean 'random_edit'",)),
     "unknown selection option": (_replace("{ tournament = 4 }", "{ min_accuracy = 0.5 }"), 15,

@@ -104,6 +104,30 @@ class MutationSettings:
     max_flops: int | None = None
     attempts: int = 8
 
+    def __post_init__(self) -> None:
+        # the registry turns a ValueError into a config error at the option's key
+        for name in ("p_duplicate", "p_delete", "p_grow", "p_depth", "p_mixing", "p_drop", "p_lift", "p_tight",
+                     "p_tight_first_objective", "p_share", "max_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} = {value} is not a probability: it must be between 0 and 1")
+        if self.p_duplicate + self.p_delete > 1.0:
+            raise ValueError(f"p_duplicate + p_delete = {self.p_duplicate + self.p_delete} is more than 1: "
+                             "they are the shares of the draws that duplicate or delete a block")
+        if self.max_fraction == 0.0:
+            raise ValueError("max_fraction = 0 leaves no region to mutate: it must be above 0")
+        for name in ("depth_delta", "slack"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} = {getattr(self, name)} must be 0 or more")
+        for name in ("synth_steps", "attempts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least 1")
+        if not self.synth_time_limit > 0:
+            raise ValueError(f"synth_time_limit = {self.synth_time_limit} must be a positive number of seconds")
+        for name in ("max_params", "max_flops"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)} must be at least 1")
+
 
 @dataclass(frozen=True)
 class Pick:
