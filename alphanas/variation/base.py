@@ -140,4 +140,5 @@ VARIATIONS: Registry[Variation] = Registry("variation", builtin_modules=(
     "alphanas.variation.random_edit",
     "alphanas.variation.sampling",
     "alphanas.variation.space_evolution.variation",
+    "alphanas.oneshot.controller",
 ))
