@@ -40,6 +40,7 @@ import math
 import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -248,7 +249,8 @@ def _budget(epochs: float | None, steps: int | None, per_epoch: int) -> int | No
     """Steps of a budget given in epochs and/or steps (whichever ends first)."""
     limits = []
     if epochs is not None:
-        limits.append(max(1, math.ceil(epochs * per_epoch - 1e-9)))
+        # 0 epochs: score only (a seed from its trained weights); any other budget takes a step at least
+        limits.append(0 if epochs == 0 else max(1, math.ceil(epochs * per_epoch - 1e-9)))
     if steps is not None:
         limits.append(int(steps))
     return min(limits) if limits else None
@@ -266,11 +268,19 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int, per_epoch: i
     return 0.5 * config.lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (momentum, Nesterov) or AdamW; no weight decay on 1-d tensors."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def make_optimizer(model: nn.Module, config: TrainConfig,
+                   lr_scales: Mapping[str, float] | None = None) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov) or AdamW; no weight decay on 1-d tensors.
+    ``lr_scales``: a factor on the learning rate per parameter name (a group
+    per distinct factor, its ``lr_scale``; parameters at factor 0 are left out)."""
+    scales = lr_scales or {}
+    keyed: dict[tuple[bool, float], list[nn.Parameter]] = {(True, 1.0): [], (False, 1.0): []}
+    for name, p in model.named_parameters():
+        scale = float(scales.get(name, 1.0))
+        if p.requires_grad and scale > 0:
+            keyed.setdefault((p.ndim > 1, scale), []).append(p)
+    groups = [{"params": ps, "weight_decay": config.weight_decay if decays else 0.0, "lr_scale": scale}
+              for (decays, scale), ps in sorted(keyed.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr)
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
@@ -343,12 +353,17 @@ def train(
     seed: int = 0,
     time_limit: float | None = None,
     start_state: TrainState | None = None,
+    *,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``splits.train`` up to the fidelity's
     budget (None: the config's), continuing ``start_state`` when given, then
     score it on the validation and test splits. Raises
     :class:`TrainingFailed` subclasses for a NaN loss, the time limit
-    (seconds from this call's start) or running out of memory."""
+    (seconds from this call's start) or running out of memory.
+    ``lr_scales``: a factor on the learning rate per parameter name (weight
+    inheritance trains inherited and fresh parameters at different rates).
+    A budget of 0 epochs or steps only scores the model."""
     start = time.perf_counter()
     device = resolve_device(config.device)
     set_threads(config.threads)
@@ -359,7 +374,7 @@ def train(
         channels_last = uses_channels_last(model, config, device)
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        optimizer = make_optimizer(model, config)
+        optimizer = make_optimizer(model, config, lr_scales)
         step = _resume(model, optimizer, start_state, total, per_epoch, seed, target)
         first = step
         loop_start = time.perf_counter()
@@ -494,7 +509,7 @@ def _run_steps(
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step, total, per_epoch)
+            group["lr"] = learning_rate(config, step, total, per_epoch) * group.get("lr_scale", 1.0)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y_all[rows])
         loss.backward()

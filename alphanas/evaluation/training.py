@@ -12,12 +12,17 @@ NaN, that runs past its time limit or out of memory — comes back as a failed
 :class:`~alphanas.evaluation.evaluator.Evaluation` with the reason; ``evaluate`` never
 raises for it.
 
-**Weight inheritance.** A child made by mutating a region keeps the value
-ids, and so the module attribute names, of every node outside the region.
-With ``context.parent_checkpoint``, every tensor of the parent's weights
-whose name and shape exist in the child is copied in before training;
-``inherited_fraction`` is the fraction of the child's parameters (by element)
-that came from the parent.
+**Weight inheritance** (:mod:`alphanas.evaluation.inheritance`). With
+``context.parent_checkpoint``, the child's ops are aligned with its parent's
+by structure (the parent's program is saved beside its weights) and every
+tensor of an unchanged op is copied in before training; the synthesized
+region starts fresh. ``inherited_fraction`` is the share of the child's
+parameters (by element) that came from the parent, ``inherited_params`` their
+number. A child that inherited trains as ``finetune`` says (its own epochs,
+learning-rate factors for inherited and fresh parameters). ``seed_weights``
+give the seed program its trained weights (the seed only, by its
+fingerprint); it then trains at the search's fidelity, or is only scored
+when that is ``epochs = 0``.
 
 **Files.** With ``context.workdir``, the trained weights go to
 ``weights.pt`` (a ``state_dict``; its path is the evaluation's
@@ -29,7 +34,6 @@ starting over; :func:`successive_halving` relies on that.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -48,6 +52,15 @@ from alphanas.evaluation.evaluator import (
     Fidelity,
     analytic_metrics,
     failed,
+)
+from alphanas.evaluation.inheritance import (
+    PROGRAM_FILE,
+    FineTune,
+    SeedWeights,
+    inherit_from_parent,
+    load_seed_weights,
+    program_fingerprint,
+    read_parent,
 )
 from alphanas.evaluation.metrics import latency_ms, peak_memory_mb
 from alphanas.evaluation.train import (
@@ -89,25 +102,30 @@ def cached_splits(spec: DataSpec) -> Splits:
     return _SPLITS[spec]
 
 
-def program_fingerprint(program: Program) -> str:
-    """A hash of the canonical text: two programs that print alike build
-    modules with the same parameter names, so a state of one loads into the
-    other."""
-    return hashlib.blake2b(print_program(program).encode(), digest_size=16).hexdigest()
+def inherit_weights(model: nn.Module, checkpoint: str | Path, program: Program | None = None,
+                    record: dict | None = None) -> tuple[float, dict[str, bool]] | float:
+    """Copy a parent's weights into ``model``.
 
-
-def inherit_weights(model: nn.Module, checkpoint: str | Path) -> float:
-    """Copy every tensor of a parent's ``state_dict`` file whose name and
-    shape exist in ``model`` (parameters and buffers alike); the fraction of
-    the model's parameter elements that were copied."""
-    parent = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    Given the child's ``program``: the weights of every op that did not
+    change, aligned by structure with the parent's program saved beside the
+    checkpoint (:func:`alphanas.evaluation.inheritance.inherit_from_parent`;
+    ``record``, the child's mutation record, makes its region start fresh);
+    returns the inherited fraction and, per parameter name, whether it was
+    inherited. Without it: every tensor whose name and shape exist in
+    ``model`` (a module whose names are known to line up); returns the
+    fraction of the model's parameter elements that were copied.
+    """
+    if program is not None:
+        parent, state = read_parent(checkpoint)
+        got = inherit_from_parent(model, program, parent, state, record)
+        return got.fraction, {k: k in got.copied for k, _ in model.named_parameters()}
+    parent_state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     own = model.state_dict()
-    matched = {k: v for k, v in parent.items() if k in own and own[k].shape == v.shape}
+    matched = {k: v for k, v in parent_state.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(matched, strict=False)
     params = dict(model.named_parameters())
     total = sum(p.numel() for p in params.values())
-    inherited = sum(params[k].numel() for k in matched if k in params)
-    return inherited / total if total else 0.0
+    return sum(params[k].numel() for k in matched if k in params) / total if total else 0.0
 
 
 @EVALUATORS.register("training")
@@ -121,7 +139,9 @@ class TrainingEvaluator:
     ``peak_memory_mb`` of a training step (see :func:`alphanas.evaluation.metrics.peak_memory_mb`
     for what it counts). ``inherit``: use ``context.parent_checkpoint``.
     ``keep_state``: write ``state.pt`` next to the weights so that a higher
-    rung can continue.
+    rung can continue. ``finetune``: how a child that inherited weights
+    trains; ``seed_weights``: the seed program's trained weights (set from
+    the search config's ``seed_weights``).
     """
 
     data: DataSpec = field(default_factory=DataSpec)
@@ -132,6 +152,8 @@ class TrainingEvaluator:
     memory: bool = False
     inherit: bool = True
     keep_state: bool = True
+    finetune: FineTune = field(default_factory=FineTune)
+    seed_weights: SeedWeights | None = None
 
     def evaluate(self, program: Program, fidelity: Fidelity, context: EvalContext) -> Evaluation:
         start = time.perf_counter()
@@ -144,12 +166,13 @@ class TrainingEvaluator:
             torch.manual_seed(context.seed)
             model = codegen.build(program)
             resume = self._state_to_continue(program, fidelity, context)
-            if resume is None and self.inherit and context.parent_checkpoint is not None:
-                metrics["inherited_fraction"] = inherit_weights(model, context.parent_checkpoint)
-            elif resume is not None and "inherited_fraction" in resume.extra:
+            scales = None
+            if resume is None:
+                fidelity, scales = self._start_from_weights(model, program, fidelity, context, metrics)
+            elif "inherited_fraction" in resume.extra:
                 metrics["inherited_fraction"] = float(resume.extra["inherited_fraction"])
             limit = None if context.time_limit is None else context.time_limit - (time.perf_counter() - clock)
-            result = train(model, splits, self.config, fidelity, context.seed, limit, resume)
+            result = train(model, splits, self.config, fidelity, context.seed, limit, resume, lr_scales=scales)
             metrics.update(_training_metrics(result))
             metrics.update(self._measured(model, splits))
             checkpoint = self._save(model, result, program, context, metrics)
@@ -165,6 +188,28 @@ class TrainingEvaluator:
             reason = "out of memory" if is_out_of_memory(err) else f"{type(err).__name__}: {err}"
             return failed(reason, metrics, time.perf_counter() - start)
         return Evaluation("ok", metrics, seconds=time.perf_counter() - start, checkpoint=checkpoint)
+
+    def _start_from_weights(self, model: nn.Module, program: Program, fidelity: Fidelity, context: EvalContext,
+                            metrics: dict[str, float]) -> tuple[Fidelity, dict[str, float] | None]:
+        """Load the seed's weights or the parent's into ``model``; the
+        fidelity to train at and the learning-rate factor per parameter."""
+        if self.seed_weights is not None and context.parent_checkpoint is None \
+                and program_fingerprint(program) == self.seed_weights.program:
+            load_seed_weights(self.seed_weights, model)
+            metrics["inherited_fraction"] = 1.0
+            return fidelity, None
+        if not (self.inherit and context.parent_checkpoint is not None):
+            return fidelity, None
+        # a search that passes the child's mutation record lets its region start fresh for certain
+        record = getattr(context, "record", None)
+        fraction, inherited = inherit_weights(model, context.parent_checkpoint, program, record)  # type: ignore[misc]
+        metrics["inherited_fraction"] = fraction
+        metrics["inherited_params"] = float(sum(p.numel() for k, p in model.named_parameters() if inherited[k]))
+        tune = self.finetune
+        scales = {k: tune.lr_inherited if was else tune.lr_new for k, was in inherited.items()}
+        if tune.epochs is not None and fraction > 0:
+            fidelity = replace(fidelity, epochs=tune.epochs, steps=None)
+        return fidelity, scales
 
     def _state_to_continue(self, program: Program, fidelity: Fidelity, context: EvalContext) -> TrainState | None:
         """The state a higher rung continues: in the workdir, of this very
@@ -202,6 +247,7 @@ class TrainingEvaluator:
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / WEIGHTS_FILE
         torch.save(result.state.model, weights)
+        (folder / PROGRAM_FILE).write_text(print_program(program), encoding="utf-8")  # for its children
         if self.keep_state:
             result.state.extra.update(program=program_fingerprint(program))
             if "inherited_fraction" in metrics:
