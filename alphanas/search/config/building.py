@@ -87,12 +87,40 @@ def build_evaluator(evaluator: EvaluatorConfig | SearchConfig, *, at: Reader | N
         entry = EVALUATORS.get(table.kind)
     except PluginError as err:
         raise _reader(config, at).error(err.message, where, hint=err.hint) from None
+    options = dict(table.options)
+    if config is not None and config.seed_weights is not None:
+        options["seed_weights"] = _seed_weights(config, entry, at)
     try:
-        return entry.build(table.options)
+        return entry.build(options)
     except PluginError as err:
         # located at the kind, as the options are the constructor's own to judge
         raise _reader(config, at).plugin_error(err, "evaluator", where, {}, (),
                                                hint="check [evaluator.options]") from None
+
+
+def _seed_weights(config: SearchConfig, entry: Entry[Evaluator], at: Reader | None) -> dict[str, object]:
+    """What the evaluator needs to start the seed from ``seed_weights``:
+    the file, the seed program's fingerprint, and (for an imported seed) how
+    to map a state_dict of the original module."""
+    from alphanas.evaluation.inheritance import program_fingerprint
+
+    names, open_ended = entry.option_names()
+    if "seed_weights" not in names and not open_ended:
+        raise _reader(config, at).error(f"evaluator {entry.name!r} does not take seed_weights", ("seed_weights",),
+                                        hint='use kind = "training", or remove seed_weights')
+    imported = config.seed_program.startswith("torchvision:")
+    return {
+        "path": config.seed_weights,
+        "program": program_fingerprint(load_seed_program(config)),
+        "source": config.seed_program if imported else None,
+        "input_shape": list(config.input_shape) if imported and config.input_shape else None,
+        "classes": _classes(config) if imported else None,
+    }
+
+
+def _classes(config: SearchConfig) -> int | None:
+    """The class count the config asks for (``classes``, or ``seed_params.classes``)."""
+    return config.classes if config.classes is not None else config.seed_params.get("classes")
 
 
 def build_selection(config: SearchConfig, box: ReferenceBox, *, at: Reader | None = None) -> Selection:
@@ -190,17 +218,20 @@ def load_seed_program(config: SearchConfig, text: str | None = None) -> Program:
             from alphanas.pytorch.fx import import_model
 
             assert config.input_shape is not None
-            program = import_model(spec, config.input_shape).program
+            program = import_model(spec, config.input_shape, classes=_classes(config)).program
         else:
             program = parse_file(spec)
         if config.seed_params and not spec.startswith("zoo:"):
             program = program.with_model_params(**config.seed_params)
+        if config.classes is not None:
+            program = program.with_model_params(classes=config.classes)
         if config.input_shape is not None and not spec.startswith("torchvision:"):
             program = program.with_input_shapes(config.input_shape)
     except AlphanasError as err:
         raise reader.error(f"seed program {_where(err, spec)}: {err.message}", ("seed_program",), hint=err.hint) from None
     except (KeyError, ValueError) as err:
-        raise reader.error(f"seed program {spec}: {err}", ("seed_params",)) from None
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # KeyError's str() adds quotes
+        raise reader.error(f"seed program {spec}: {message}", ("seed_params",)) from None
     try:
         check_seed(config, program, reader)
     except AlphanasError as err:

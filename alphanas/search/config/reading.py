@@ -107,6 +107,7 @@ def _decode_error_loc(message: str, file: str, text: str = "") -> Loc | None:
 _TOP_KEYS = (
     "seed_program", "seed_params", "input_shape", "space", "objectives", "constraints", "strategy",
     "budget", "population", "executor", "evaluator", "seed", "run_dir", "tensorboard", "source",
+    "classes", "seed_weights",
 )
 _TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "space": ("grammar", "rule", "graph"),
@@ -210,6 +211,8 @@ class Reader:
             objectives=objectives,
             seed_params=seed_params,
             input_shape=input_shape,
+            classes=self.number(data, "classes", (), 1, None, integer=True),
+            seed_weights=self.seed_weights(data),
             space=space,
             constraints=constraints,
             strategy=strategy,
@@ -281,6 +284,18 @@ class Reader:
             if type(v) is not int or v < 1:
                 raise self.error(f"seed_params.{k} must be a positive integer, got {_show(v)}", ("seed_params", k))
         return params
+
+    def seed_weights(self, data: Mapping[str, Any]) -> str | None:
+        """``seed_weights``: a file (relative to the config's folder) that
+        exists, unless a stored run is being resumed."""
+        spec = self.value(data, "seed_weights", (), (str,), "the path of a state_dict file (.pt)")
+        if spec is None:
+            return None
+        path = (self.base / spec).resolve()
+        if not path.is_file() and not self.resuming:
+            raise self.error(f"seed_weights {spec!r}: no such file ({path})", ("seed_weights",),
+                             hint="the path is relative to the config file")
+        return str(path)
 
     def input_shape(self, data: Mapping[str, Any], spec: str) -> tuple[int, ...] | None:
         shape = self.value(data, "input_shape", (), (list,), "a list of positive integers like [3, 32, 32]")

@@ -147,6 +147,10 @@ class SearchConfig:
     objectives: tuple[ObjectiveSpec, ...]
     seed_params: Mapping[str, int] = field(default_factory=dict)
     input_shape: tuple[int, ...] | None = None
+    #: the class count: the seed's classifier re-sized (an imported seed) or its ``classes`` parameter set
+    classes: int | None = None
+    #: the seed's trained weights (a state_dict file; absolute path)
+    seed_weights: str | None = None
     space: SpaceConfig | None = None
     constraints: Constraints = field(default_factory=Constraints)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
