@@ -25,11 +25,13 @@ import re
 from dataclasses import dataclass
 from itertools import product
 
-from alphanas.lang.ir import Loc
+from alphanas.lang.ir import Graph, Loc, Program
+from alphanas.lang.parse import parse
+from alphanas.lang.printer import print_program
 from alphanas.variation.space import ProgramSpace
 from synth.grammar import SpaceError
 
-__all__ = ["Choice", "OneShotError", "Skeleton", "read_skeleton", "rule_loc"]
+__all__ = ["Choice", "OneShotError", "Skeleton", "derive_program", "picks_of", "read_skeleton", "rule_loc"]
 
 #: alternatives one choice point may have (beyond it, mixing them all is no longer one-shot)
 MOST_ALTERNATIVES = 64
@@ -218,3 +220,59 @@ def free_names(text: str) -> set[str]:
             found.add(name)
     return found
 
+
+
+def derive_program(space: ProgramSpace, skeleton: Skeleton, template: str, picks: tuple[int, ...]) -> Program:
+    """The program whose graph body is the skeleton's sentence for ``picks``
+    and whose rest is the program ``template`` (canonical text) of the
+    space; parsed, printed canonically and checked to be in the space."""
+    header = re.search(r"(?m)^\s*(block|model)\s+", template)
+    graph = space.graph_of(parse(template, "<template>")) if header is None else _graph_named(space, template)
+    start, end = ProgramSpace.body_span(template, graph)
+    lines = [line.strip() for line in skeleton.sentence(picks).split("\n") if line.strip()]
+    text = template[:start] + "\n" + "".join(f"  {line}\n" for line in lines) + template[end:]
+    program = parse(text, "<derived>")
+    canonical = print_program(program)
+    if canonical != text:  # the grammar writes its sentences otherwise than the printer: read the canonical text
+        program = parse(canonical, "<derived>")
+    space.derive(program)  # a SpaceError if the skeleton wrote something the grammar does not derive
+    return program
+
+
+def _graph_named(space: ProgramSpace, template: str) -> Graph:
+    """The space's graph as the template's header names it (kind and name
+    are all :meth:`ProgramSpace.body_span` reads), without parsing it all."""
+    if space.graph is not None:
+        kind = "block" if re.search(rf"(?m)^\s*block\s+{re.escape(space.graph)}\s*\(", template) else "model"
+        return Graph(kind, space.graph, (), (), (), "")
+    model = re.search(r"(?m)^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(", template)
+    if model is None:
+        raise ValueError("the template has no model")
+    return Graph("model", model.group(1), (), (), (), "")
+
+
+def picks_of(skeleton: Skeleton, text: str, graph: Graph) -> tuple[int, ...]:
+    """The picks whose sentence is the body of ``graph`` in the program
+    ``text`` (canonical); a ValueError if the skeleton does not write it."""
+    start, end = ProgramSpace.body_span(text, graph)
+    target = re.sub(r"\s+", "", text[start:end])
+    picks: list[int] = []
+    at = 0
+    for part in skeleton.parts:
+        if isinstance(part, str):
+            squeezed = re.sub(r"\s+", "", part)
+            if not target.startswith(squeezed, at):
+                raise ValueError("the program is not written by the space's skeleton")
+            at += len(squeezed)
+            continue
+        squeezed_alternatives = [re.sub(r"\s+", "", alt) for alt in part.alternatives]
+        matches = [j for j, alt in enumerate(squeezed_alternatives) if target.startswith(alt, at)]
+        if not matches:
+            raise ValueError(f"no alternative of rule {part.rule!r} is written where the program has "
+                             f"{target[at:at + 40]!r}")
+        j = max(matches, key=lambda m: len(squeezed_alternatives[m]))
+        picks.append(j)
+        at += len(squeezed_alternatives[j])
+    if at != len(target):
+        raise ValueError("the program's body goes on after the skeleton ends")
+    return tuple(picks)

@@ -38,7 +38,15 @@ from alphanas.lang.errors import AlphanasError
 from alphanas.lang.ir import Graph, Node, Program
 from alphanas.lang.parse import parse
 from alphanas.lang.printer import print_program
-from alphanas.oneshot.choices import Choice, OneShotError, Skeleton, free_names, read_skeleton
+from alphanas.oneshot.choices import (
+    Choice,
+    OneShotError,
+    Skeleton,
+    derive_program,
+    free_names,
+    picks_of,
+    read_skeleton,
+)
 from alphanas.pytorch.codegen import attribute_name, build, load_source, module_source
 from alphanas.variation.space import ProgramSpace
 
@@ -165,35 +173,11 @@ class Supernet(nn.Module):
         """The space's program with alternative ``picks[k]`` at choice point k,
         parsed and checked to be in the space."""
         self._check(picks)
-        start, end = ProgramSpace.body_span(self._text, self.space.graph_of(self.program))
-        body = self.skeleton.sentence(tuple(picks))
-        lines = [line.strip() for line in body.split("\n") if line.strip()]
-        text = self._text[:start] + "\n" + "".join(f"  {line}\n" for line in lines) + self._text[end:]
-        program = parse(print_program(parse(text, "<derived>")), "<derived>")
-        self.space.derive(program)  # a SpaceError if the skeleton wrote something the grammar does not derive
-        return program
+        return derive_program(self.space, self.skeleton, self._text, tuple(picks))
 
     def picks_of(self, program: Program) -> tuple[int, ...]:
         """The picks that derive ``program`` (a ValueError if none do)."""
-        body = print_program(program)
-        start, end = ProgramSpace.body_span(body, self.space.graph_of(program))
-        target = re.sub(r"\s+", "", body[start:end])
-        picks: list[int] = []
-        at = 0
-        for part in self.skeleton.parts:
-            if isinstance(part, str):
-                squeezed = re.sub(r"\s+", "", part)
-                if not target.startswith(squeezed, at):
-                    raise ValueError("the program is not written by the supernet's skeleton")
-                at += len(squeezed)
-                continue
-            matches = [j for j, alt in enumerate(part.alternatives) if target.startswith(re.sub(r"\s+", "", alt), at)]
-            if not matches:
-                raise ValueError(f"no alternative of {part.rule} matches the program")
-            j = max(matches, key=lambda m: len(part.alternatives[m]))
-            picks.append(j)
-            at += len(re.sub(r"\s+", "", part.alternatives[j]))
-        return tuple(picks)
+        return picks_of(self.skeleton, print_program(program), self.space.graph_of(program))
 
     def program_module(self, picks: Sequence[int]) -> tuple[Program, nn.Module]:
         """The derived program and its codegen module holding the supernet's
