@@ -68,6 +68,8 @@ STRATEGIES: dict[str, Strategy] = dict([
     strategy("alphanas_pareto_weighted", "alphanas", "pareto_weighted",
              doc="αNAS with Pareto-weighted parent sampling"),
     strategy("alphanas_aging", "alphanas", "aging", doc="αNAS with aging selection"),
+    strategy("reinforce", "reinforce", "aging",
+             doc="REINFORCE controller (Zoph & Le 2017) over the cell's choices; the parent is only its template"),
 ])
 
 
