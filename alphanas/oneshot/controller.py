@@ -48,12 +48,16 @@ class ReinforceSettings:
     normalised advantage); ``baseline_decay``: how slowly the moving
     average of the rewards (the baseline) forgets; ``metric``: the reward
     (None: the run's first objective); ``draws``: samples drawn before
-    giving up on a child the search does not have yet."""
+    giving up on a child the search does not have yet.
+    ``synth_time_limit`` is accepted and unused (the controller synthesizes
+    nothing): the table harness (``alphanas bench nb201``) gives it to every
+    strategy."""
 
     learning_rate: float = 0.2
     baseline_decay: float = 0.9
     metric: str | None = None
     draws: int = 200
+    synth_time_limit: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
